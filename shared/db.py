@@ -18,8 +18,10 @@ from psycopg import sql
 from yoyo import get_backend, read_migrations
 
 if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
-    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record]
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
 else:
     Pool = asyncpg.Pool
     Connection = asyncpg.Connection

@@ -12,9 +12,10 @@ from uuid import UUID
 
 import msgspec
 
-__all__ = ["CreatedBy", "Organization", "Role", "UserAttributes", "UserRecord"]
+__all__ = ["Actor", "ActorType", "CreatedBy", "Organization", "Role", "UserAttributes", "UserRecord"]
 
 CreatedBy = Literal["scim", "sso", "invite"]
+ActorType = Literal["scim_token", "admin", "user", "worker", "system"]
 Role = Literal["admin", "actions-admin", "member", "guest"]
 
 
@@ -61,3 +62,11 @@ class Organization(msgspec.Struct, kw_only=True, frozen=True):
         """Whether ``email`` belongs to one of the organization's SSO domains (case-insensitive)."""
         _, at, domain = email.rpartition("@")
         return bool(at) and domain.lower() in {allowed.lower() for allowed in self.sso_domains}
+
+
+class Actor(msgspec.Struct, kw_only=True, frozen=True):
+    """Who causes a change, for the audit trail: a SCIM token, an operator, a user, the worker or the system."""
+
+    type: ActorType
+    id: str | None = None
+    request_id: str | None = None

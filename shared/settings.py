@@ -79,8 +79,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     """SCIM_WORKER_MAX_TRIES: attempts of one job before it is dead-lettered."""
     worker_retry_base_seconds: PositiveFloat = 0.5
     """SCIM_WORKER_RETRY_BASE_SECONDS: first retry delay; doubles on each attempt."""
-    job_timeout_seconds: Positive = 60
-    """SCIM_JOB_TIMEOUT_SECONDS: longest a job may run."""
+    job_timeout_seconds: Positive = 15
+    """SCIM_JOB_TIMEOUT_SECONDS: longest a job may run; a job of a killed worker is taken over after this + 10 s."""
+    worker_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
+    """SCIM_WORKER_METRICS_PORT: port of the worker's Prometheus endpoint (0: none)."""
     reconcile_seconds: Positive = 30
     """SCIM_RECONCILE_SECONDS: how often the reconciler looks for events without recorded effects."""
     reconcile_grace_seconds: Positive = 30
@@ -148,6 +150,7 @@ ENVIRONMENT: dict[str, str] = {
     "worker_max_tries": "SCIM_WORKER_MAX_TRIES",
     "worker_retry_base_seconds": "SCIM_WORKER_RETRY_BASE_SECONDS",
     "job_timeout_seconds": "SCIM_JOB_TIMEOUT_SECONDS",
+    "worker_metrics_port": "SCIM_WORKER_METRICS_PORT",
     "reconcile_seconds": "SCIM_RECONCILE_SECONDS",
     "reconcile_grace_seconds": "SCIM_RECONCILE_GRACE_SECONDS",
 }

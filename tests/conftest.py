@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 import redis.asyncio as aioredis
@@ -21,6 +22,7 @@ import redis.asyncio as aioredis
 from services.scimctl.embedded import EmbeddedPostgres, EmbeddedRedis
 from shared.db import Pool, create_database, create_pool, drop_database, migrate
 from shared.settings import Settings
+from tests.support.stack import ServiceProcess, free_port
 
 
 class TestServices(msgspec.Struct, frozen=True, kw_only=True):
@@ -99,3 +101,57 @@ async def redis_client(test_services: TestServices) -> AsyncIterator[aioredis.Re
     client = aioredis.Redis.from_url(test_services.redis_url)
     yield client
     await client.aclose()
+
+
+class LiveStack(msgspec.Struct, kw_only=True):
+    """A running API and worker, and a tenant with provisioning on (SSO domain example.com)."""
+
+    api: ServiceProcess
+    worker: ServiceProcess
+    org_id: str
+    scim_token: str
+    admin_token: str
+
+    @property
+    def scim_base(self) -> str:
+        return f"{self.api.base_url}/scim/v2"
+
+    @property
+    def admin_base(self) -> str:
+        return f"{self.api.base_url}/api/v1"
+
+    def scim_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.scim_token}", "Content-Type": "application/scim+json"}
+
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+    def new_tenant(self, name: str, *, domains: list[str] | None = None, provisioning: bool = True) -> tuple[str, str]:
+        """Create another organization with a SCIM token over the admin API; return (org id, token)."""
+        created = httpx.post(
+            f"{self.admin_base}/orgs",
+            json={"name": name, "sso_domains": domains or ["example.com"], "provisioning_enabled": provisioning},
+            headers=self.admin_headers(),
+        )
+        created.raise_for_status()
+        org_id = str(created.json()["id"])
+        issued = httpx.post(f"{self.admin_base}/orgs/{org_id}/tokens", json={}, headers=self.admin_headers())
+        issued.raise_for_status()
+        return org_id, str(issued.json()["token"])
+
+
+@pytest.fixture(scope="session")
+def live_stack(test_services: TestServices, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    """The real API and worker processes against this run's PostgreSQL and Redis, for the whole session."""
+    logs = tmp_path_factory.mktemp("live-stack")
+    env = test_services.environment(SCIM_RECONCILE_SECONDS="2", SCIM_RECONCILE_GRACE_SECONDS="5")
+    api = ServiceProcess("api", env, logs / "api.log", port=free_port()).start()
+    worker = ServiceProcess("worker", env, logs / "worker.log")
+    try:
+        worker.start()
+        stack = LiveStack(api=api, worker=worker, org_id="", scim_token="", admin_token=ADMIN_TOKEN)
+        stack.org_id, stack.scim_token = stack.new_tenant("Live stack")
+        yield stack
+    finally:
+        worker.stop()
+        api.stop()

@@ -1,0 +1,1 @@
+"""The ``scimctl`` command line: run the service and operate tenants and tokens."""

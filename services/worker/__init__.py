@@ -1,0 +1,1 @@
+"""The ARQ worker that applies the side effects of events."""

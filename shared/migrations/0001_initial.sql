@@ -70,7 +70,7 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user_live_idx ON sessions (user_id) WHERE revoked_at IS NULL;
 
 -- The transactional outbox and the permanent event log. published_at is set once the relay has put the event
--- on the stream and the job queue.
+-- on the stream and the job queue; settled_at once the worker recorded its outcome (applied or dead).
 CREATE TABLE events (
     id uuid PRIMARY KEY,
     type text NOT NULL CHECK (
@@ -82,9 +82,11 @@ CREATE TABLE events (
     occurred_at timestamptz NOT NULL,
     data jsonb NOT NULL,
     published_at timestamptz,
+    settled_at timestamptz,
     UNIQUE (user_id, version)
 );
 CREATE INDEX events_unpublished_idx ON events (occurred_at, id) WHERE published_at IS NULL;
+CREATE INDEX events_unsettled_idx ON events (published_at) WHERE settled_at IS NULL AND published_at IS NOT NULL;
 CREATE INDEX events_org_idx ON events (org_id, id);
 
 CREATE FUNCTION events_notify() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -1,0 +1,1 @@
+"""Product rules. Services take the pool, open transactions, call repositories and raise domain errors."""

@@ -1,0 +1,3 @@
+from services.scimctl.cli import main
+
+main()

@@ -1,0 +1,172 @@
+"""Organizations and their SCIM tokens, as operators and organization admins manage them.
+
+Tokens are 32 random bytes, shown once, stored as digests; several may be live at once so that an admin can
+rotate without downtime (design rule 6). Authentication of a SCIM request is here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from uuid import UUID
+
+import msgspec
+from uuid_utils.compat import uuid7
+
+from shared.db import Pool
+from shared.domain import Actor, Organization
+from shared.repositories import audit, organizations
+from shared.scim.errors import ForbiddenError, UnauthorizedError
+from shared.tokens import digest, digests_match, new_secret
+
+__all__ = ["IssuedToken", "ScimCaller", "TenantService", "normalize_domain"]
+
+TokenInfo = organizations.TokenInfo
+
+
+class IssuedToken(msgspec.Struct, frozen=True, kw_only=True):
+    """A token just created: ``token`` is the only time the secret is visible."""
+
+    id: UUID
+    org_id: UUID
+    token: str
+
+
+class ScimCaller(msgspec.Struct, frozen=True, kw_only=True):
+    """An authenticated SCIM client: its organization and the id of the token it used."""
+
+    organization: Organization
+    token_id: UUID
+
+
+def normalize_domain(domain: str) -> str:
+    """An SSO email domain as stored: lower case, without a leading ``@`` or surrounding space."""
+    cleaned = domain.strip().lstrip("@").lower()
+    if not cleaned or "@" in cleaned or "." not in cleaned or any(ch.isspace() for ch in cleaned):
+        raise ValueError(f"not an email domain: {domain!r}")
+    return cleaned
+
+
+class TenantService:
+    """Tenant administration and SCIM authentication."""
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    async def create_organization(
+        self,
+        name: str,
+        *,
+        sso_domains: list[str],
+        provisioning_enabled: bool,
+        subscription_active: bool = True,
+        jit_enabled: bool = True,
+        actor: Actor,
+    ) -> Organization:
+        domains = sorted({normalize_domain(domain) for domain in sso_domains})
+        async with self._pool.acquire() as connection, connection.transaction():
+            org = await organizations.insert(
+                connection,
+                org_id=uuid7(),
+                name=name,
+                sso_domains=domains,
+                subscription_active=subscription_active,
+                provisioning_enabled=provisioning_enabled,
+                jit_enabled=jit_enabled,
+            )
+            await audit.append(connection, _entry("organization.created", org.id, actor, {"domains": domains}))
+        return org
+
+    async def update_organization(
+        self,
+        org_id: UUID,
+        *,
+        actor: Actor,
+        subscription_active: bool | None = None,
+        provisioning_enabled: bool | None = None,
+        jit_enabled: bool | None = None,
+        sso_domains: list[str] | None = None,
+    ) -> Organization | None:
+        domains = None if sso_domains is None else sorted({normalize_domain(domain) for domain in sso_domains})
+        async with self._pool.acquire() as connection, connection.transaction():
+            org = await organizations.update_flags(
+                connection,
+                org_id,
+                subscription_active=subscription_active,
+                provisioning_enabled=provisioning_enabled,
+                jit_enabled=jit_enabled,
+                sso_domains=domains,
+            )
+            if org is not None:
+                changes = {
+                    "subscription_active": subscription_active,
+                    "provisioning_enabled": provisioning_enabled,
+                    "jit_enabled": jit_enabled,
+                    "sso_domains": domains,
+                }
+                detail = {key: value for key, value in changes.items() if value is not None}
+                await audit.append(connection, _entry("organization.updated", org_id, actor, detail))
+        return org
+
+    async def get_organization(self, org_id: UUID) -> Organization | None:
+        async with self._pool.acquire() as connection:
+            return await organizations.get(connection, org_id)
+
+    async def list_organizations(self) -> list[Organization]:
+        async with self._pool.acquire() as connection:
+            return await organizations.list_all(connection)
+
+    async def issue_token(self, org_id: UUID, *, label: str = "", actor: Actor) -> IssuedToken:
+        token = new_secret("scim_")
+        token_id = uuid7()
+        async with self._pool.acquire() as connection, connection.transaction():
+            await organizations.insert_token(
+                connection, token_id=token_id, org_id=org_id, token_digest=digest(token), label=label
+            )
+            detail = {"token_id": str(token_id), "label": label}
+            await audit.append(connection, _entry("token.created", org_id, actor, detail))
+        return IssuedToken(id=token_id, org_id=org_id, token=token)
+
+    async def revoke_token(self, token_id: UUID, *, actor: Actor) -> bool:
+        """Revoke a live token; False when no live token has that id."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            org_id = await organizations.revoke_token(connection, token_id)
+            if org_id is None:
+                return False
+            await audit.append(connection, _entry("token.revoked", org_id, actor, {"token_id": str(token_id)}))
+        return True
+
+    async def list_tokens(self, org_id: UUID) -> list[TokenInfo]:
+        async with self._pool.acquire() as connection:
+            return await organizations.list_tokens(connection, org_id)
+
+    async def authenticate(self, authorization: str | None) -> ScimCaller:
+        """The caller behind an ``Authorization: Bearer`` header (RFC 7644 §2).
+
+        401 without a live token; 403 when the organization's subscription is inactive or provisioning is off.
+        """
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise UnauthorizedError("a bearer token is required (Authorization: Bearer <token>)")
+
+        async with self._pool.acquire() as connection:
+            match = await organizations.find_by_token_digest(connection, digest(token))
+        if match is None or not digests_match(match.token_digest, token):
+            raise UnauthorizedError("the bearer token is not valid or has been revoked")
+        org = match.organization
+        if not org.subscription_active:
+            raise ForbiddenError("the organization's subscription is not active, so provisioning is unavailable")
+        if not org.provisioning_enabled:
+            raise ForbiddenError("provisioning is not enabled for this organization; ask support to switch it on")
+        return ScimCaller(organization=org, token_id=match.token_id)
+
+
+def _entry(action: str, org_id: UUID, actor: Actor, detail: Mapping[str, object]) -> audit.AuditEntry:
+    return audit.AuditEntry(
+        action=action,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        org_id=org_id,
+        request_id=actor.request_id,
+        detail=dict(detail),
+    )
