@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import datetime
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+from arq.connections import ArqRedis
+
+from shared.db import Pool
+from shared.domain import Actor, Organization, UserAttributes
+from shared.events import EVENT_DECODER, EventData, UserDeactivated, UserSnapshot
+from shared.queue import open_queue
+from shared.relay import OutboxRelay, stream_fields
+from shared.repositories import events
+from shared.services.provisioning import ProvisioningService
+from shared.services.tenants import TenantService
+from shared.settings import Settings
+from tests.conftest import TestServices
+
+SCIM = Actor(type="scim_token", id="tests")
+
+
+@pytest.fixture
+def relay_settings(test_services: TestServices) -> Settings:
+    # Each test gets its own stream and queue, so counts are exact.
+    return test_services.settings(redis_prefix=f"{test_services.redis_prefix}relay-{secrets.token_hex(3)}:")
+
+
+@pytest.fixture
+async def queue(relay_settings: Settings) -> AsyncIterator[ArqRedis]:
+    client = open_queue(relay_settings)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def org(db_pool: Pool) -> Organization:
+    return await TenantService(db_pool).create_organization(
+        "relay", sso_domains=["example.com"], provisioning_enabled=True, actor=SCIM
+    )
+
+
+async def _flush_outbox(db_pool: Pool, relay: OutboxRelay) -> None:
+    # Earlier tests leave unpublished events in the shared database; publish them out of the way.
+    await relay.drain()
+
+
+async def _user_with_three_events(db_pool: Pool, org: Organization) -> str:
+    service = ProvisioningService(db_pool)
+    email = f"relay.{secrets.token_hex(4)}@example.com"
+    user = await service.create(org, UserAttributes(user_name=email, email=email), SCIM)
+    for active in (False, True):
+        await service.change(
+            org.id, str(user.id), lambda current, a=active: msgspec.structs.replace(current, active=a), SCIM
+        )
+    return str(user.id)
+
+
+async def _stream_versions(queue: ArqRedis, settings: Settings, user_id: str) -> list[int]:
+    entries = await queue.xrange(settings.stream_key)
+    return [int(fields[b"version"]) for _, fields in entries if fields[b"user_id"].decode() == user_id]
+
+
+async def test_events_reach_the_stream_and_the_queue_in_version_order(
+    db_pool: Pool, queue: ArqRedis, relay_settings: Settings, org: Organization
+) -> None:
+    relay = OutboxRelay(db_pool, queue, relay_settings)
+    await _flush_outbox(db_pool, relay)
+    user_id = await _user_with_three_events(db_pool, org)
+
+    published = await relay.drain()
+
+    assert published == 3
+    assert await _stream_versions(queue, relay_settings, user_id) == [1, 2, 3]
+    queued = await queue.zrange(relay_settings.queue_name, 0, -1)
+    assert len(queued) == 3
+    async with db_pool.acquire() as connection:
+        pending = await connection.fetchval(
+            "SELECT count(*) FROM events WHERE user_id = $1::uuid AND published_at IS NULL", user_id
+        )
+    assert pending == 0
+
+
+async def test_one_round_publishes_only_the_oldest_unpublished_version_of_a_user(
+    db_pool: Pool, queue: ArqRedis, relay_settings: Settings, org: Organization
+) -> None:
+    relay = OutboxRelay(db_pool, queue, relay_settings)
+    await _flush_outbox(db_pool, relay)
+    user_id = await _user_with_three_events(db_pool, org)
+
+    first_round = await relay.publish_once()
+
+    assert first_round == 1
+    assert await _stream_versions(queue, relay_settings, user_id) == [1]
+
+
+async def test_a_crash_before_marking_republishes_instead_of_losing(
+    db_pool: Pool, queue: ArqRedis, relay_settings: Settings, org: Organization
+) -> None:
+    relay = OutboxRelay(db_pool, queue, relay_settings)
+    await _flush_outbox(db_pool, relay)
+    service = ProvisioningService(db_pool)
+    email = f"crash.{secrets.token_hex(4)}@example.com"
+    user = await service.create(org, UserAttributes(user_name=email, email=email), SCIM)
+
+    async with db_pool.acquire() as connection:
+        transaction = connection.transaction()
+        await transaction.start()
+        batch = await events.claim_unpublished(connection, 10)
+        await relay._send(batch)  # published, then the process dies before marking
+        await transaction.rollback()
+    await relay.drain()
+
+    assert await _stream_versions(queue, relay_settings, str(user.id)) == [1, 1]
+
+
+async def test_stream_entries_carry_the_contract_fields(
+    db_pool: Pool, queue: ArqRedis, relay_settings: Settings, org: Organization
+) -> None:
+    relay = OutboxRelay(db_pool, queue, relay_settings)
+    await _flush_outbox(db_pool, relay)
+    user_id = await _user_with_three_events(db_pool, org)
+    await relay.drain()
+
+    entries = await queue.xrange(relay_settings.stream_key)
+    fields = {key.decode(): value.decode() for key, value in entries[-1][1].items()}
+
+    assert set(fields) == {"id", "type", "org_id", "user_id", "version", "occurred_at", "data"}
+    assert fields["user_id"] == user_id
+    assert fields["type"] == "user.reactivated"
+    assert fields["occurred_at"].endswith("Z")
+    data = msgspec.json.decode(fields["data"], type=EventData)
+    assert data.changed == ("active",)
+    assert data.user.active
+
+
+def test_stream_fields_round_trip_through_the_event_decoder() -> None:
+    user_id = uuid.uuid4()
+    event = UserDeactivated(
+        id=uuid.uuid4(),
+        org_id=uuid.uuid4(),
+        user_id=user_id,
+        version=4,
+        occurred_at=datetime.datetime(2026, 12, 3, 10, 0, tzinfo=datetime.UTC),
+        data=EventData(
+            user=UserSnapshot.of(
+                user_id, UserAttributes(user_name="a@example.com", email="a@example.com", active=False), "scim"
+            ),
+            changed=("active",),
+        ),
+    )
+    fields = stream_fields(event)
+    document = {**fields, "version": int(fields["version"]), "data": msgspec.json.decode(fields["data"])}
+
+    assert EVENT_DECODER.decode(msgspec.json.encode(document)) == event
