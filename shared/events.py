@@ -4,7 +4,8 @@ Events are frozen, tagged msgspec Structs; the tag is the ``type`` field. The pu
 downstream consumer decode them with the one ``EVENT_DECODER``. ``version`` is the user's own counter: strictly
 increasing per user, so a consumer ignores an event whose version is not above the last one it applied.
 
-Version 1 of this contract; the JSON Schema in ``docs/events.schema.json`` is generated from these classes.
+Version 1 of this contract; the JSON Schema in ``shared/contract/events.v1.schema.json`` is generated from these
+classes by ``event_schema()`` (``scimctl events schema``), and a test keeps the file equal to it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "UserSnapshot",
     "UserUpdated",
     "event_class",
+    "event_schema",
 ]
 
 SCHEMA_VERSION = 1
@@ -131,3 +133,18 @@ _CLASSES: dict[str, type[Event]] = {
 def event_class(event_type: EventType) -> type[Event]:
     """The Struct class for an event type name."""
     return _CLASSES[event_type]
+
+
+def event_schema() -> dict[str, object]:
+    """The published JSON Schema (draft 2020-12) of an event document, version ``SCHEMA_VERSION``."""
+    schema = msgspec.json.schema(Event)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"urn:scim-provisioning:events:v{SCHEMA_VERSION}",
+        "title": f"User provisioning events, version {SCHEMA_VERSION}",
+        "description": (
+            "One event of the scim:events stream. On the stream each field is a string entry and data is JSON "
+            "text; the admin replay API returns the same document as JSON."
+        ),
+        **schema,
+    }

@@ -219,6 +219,19 @@ def token_list(org_id: UUID) -> None:
         click.echo(msgspec.json.encode(found).decode())
 
 
+@cli.group()
+def events() -> None:
+    """The event contract."""
+
+
+@events.command(name="schema")
+def events_schema() -> None:
+    """Print the JSON Schema of the events downstream services consume."""
+    from shared.events import event_schema  # noqa: PLC0415 - only this command needs it
+
+    click.echo(msgspec.json.format(msgspec.json.encode(event_schema()), indent=2).decode())
+
+
 def main() -> None:
     cli()
 
