@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.domain import UserAttributes
 from shared.scim.ast import AttrPath, Compare, Filter, PatchPath
@@ -20,6 +23,7 @@ from shared.scim.errors import (
 )
 from shared.scim.patch import PatchOutcome, _apply
 from shared.scim.schema import ENTERPRISE_USER_URN, PATCH_OP_URN, USER_SCHEMA_URN
+from tests.shared.scim.strategies import json_values, patch_documents
 
 EMAIL = "alice.0f1e2d3c@example.com"
 EMAIL2 = "bob.0f1e2d3c@example.com"
@@ -636,3 +640,163 @@ def test_apply_patch_refuses(operation: dict[str, Any], error: type[ScimError]) 
 
     assert type(caught.value) is error
     assert caught.value.detail
+
+
+# --- properties ---------------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=500, deadline=None)
+@given(document=st.one_of(patch_documents, json_values))
+def test_apply_patch_raises_nothing_but_scim_errors(document: Any) -> None:
+    current = stored()
+
+    try:
+        outcome = patch(current, msgspec.json.encode(document))
+    except ScimError:
+        return
+
+    assert (outcome.attributes.user_name, outcome.attributes.email) == (current.user_name, current.email)
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=st.binary(max_size=64))
+def test_apply_patch_refuses_arbitrary_bytes_with_scim_errors(raw: bytes) -> None:
+    with contextlib.suppress(ScimError):
+        patch(stored(), raw)
+
+
+Model = dict[str, Any]
+Step = tuple[dict[str, Any], Callable[[Model], None]]
+
+FIELDS = {
+    "displayName": "display_name",
+    "externalId": "external_id",
+    "name.givenName": "given_name",
+    "name.familyName": "family_name",
+    "name.formatted": "formatted_name",
+    f"{USER_SCHEMA_URN}:name.familyName": "family_name",
+}
+NAME_PARTS = {"givenName": "given_name", "familyName": "family_name", "formatted": "formatted_name"}
+texts = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=8)
+values = st.one_of(st.none(), texts)
+adds = st.sampled_from(["add", "replace", "Add", "Replace", "ADD"])
+spellings = st.sampled_from([EMAIL, EMAIL.upper(), EMAIL.title()])
+
+
+def assign(field: str, value: str | None) -> Callable[[Model], None]:
+    def effect(model: Model) -> None:
+        model[field] = value or None
+
+    return effect
+
+
+def assign_all(assignments: list[tuple[str, Any]]) -> Callable[[Model], None]:
+    def effect(model: Model) -> None:
+        for field, value in assignments:
+            model[field] = value
+
+    return effect
+
+
+def unchanged(model: Model) -> None:
+    del model  # the step changes nothing
+
+
+@st.composite
+def set_string(draw: st.DrawFn) -> Step:
+    path = draw(st.sampled_from(sorted(FIELDS)))
+    value = draw(values)
+    return {"op": draw(adds), "path": path, "value": value}, assign(FIELDS[path], value)
+
+
+@st.composite
+def remove_string(draw: st.DrawFn) -> Step:
+    path = draw(st.sampled_from(sorted(FIELDS)))
+    return {"op": draw(st.sampled_from(["remove", "Remove"])), "path": path}, assign(FIELDS[path], None)
+
+
+@st.composite
+def merge_name(draw: st.DrawFn) -> Step:
+    parts = draw(st.dictionaries(st.sampled_from(sorted(NAME_PARTS)), values, max_size=3))
+    effect = assign_all([(NAME_PARTS[key], value or None) for key, value in parts.items()])
+    return {"op": draw(adds), "path": "name", "value": parts}, effect
+
+
+REMOVE_NAME: Step = ({"op": "remove", "path": "name"}, assign_all([(field, None) for field in NAME_PARTS.values()]))
+
+
+@st.composite
+def set_active(draw: st.DrawFn) -> Step:
+    active = draw(st.booleans())
+    value = draw(st.sampled_from([active, str(active), str(active).lower(), str(active).upper()]))
+    return {"op": draw(adds), "path": "active", "value": value}, assign_all([("active", active)])
+
+
+@st.composite
+def pathless(draw: st.DrawFn) -> Step:
+    keys = draw(
+        st.lists(st.sampled_from(["displayName", "externalId", "name.givenName", "name.formatted"]), unique=True)
+    )
+    chosen: dict[str, Any] = {key: draw(values) for key in keys}
+    assignments: list[tuple[str, Any]] = [(FIELDS[key], value or None) for key, value in chosen.items()]
+    if draw(st.booleans()):
+        active = draw(st.booleans())
+        chosen["active"] = active
+        assignments.append(("active", active))
+    return {"op": draw(adds), "value": chosen}, assign_all(assignments)
+
+
+@st.composite
+def same_identity(draw: st.DrawFn) -> Step:
+    spelling = draw(spellings)
+    operation: dict[str, Any] = draw(
+        st.sampled_from(
+            [
+                {"op": "replace", "path": "userName", "value": spelling},
+                {"op": "add", "path": 'emails[type eq "work"].value', "value": spelling},
+                {"op": "replace", "path": "emails", "value": [{"value": spelling, "type": "work", "primary": True}]},
+                {"op": "replace", "value": {"userName": spelling, "emails": {"value": spelling}}},
+                {"op": "replace", "path": "title", "value": spelling},
+                {"op": "add", "path": f"{ENTERPRISE_USER_URN}:department", "value": spelling},
+            ]
+        )
+    )
+    return operation, unchanged
+
+
+steps = st.one_of(
+    set_string(), remove_string(), merge_name(), st.just(REMOVE_NAME), set_active(), pathless(), same_identity()
+)
+currents = st.builds(
+    UserAttributes,
+    user_name=spellings,
+    email=spellings,
+    given_name=st.one_of(st.none(), texts.filter(bool)),
+    family_name=st.one_of(st.none(), texts.filter(bool)),
+    formatted_name=st.one_of(st.none(), texts.filter(bool)),
+    display_name=st.one_of(st.none(), texts.filter(bool)),
+    external_id=st.one_of(st.none(), texts.filter(bool)),
+    active=st.booleans(),
+)
+CHANGE_ORDER = (
+    ("external_id", "externalId"),
+    ("given_name", "name.givenName"),
+    ("family_name", "name.familyName"),
+    ("formatted_name", "name.formatted"),
+    ("display_name", "displayName"),
+    ("active", "active"),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(current=currents, chosen=st.lists(steps, max_size=6))
+def test_apply_patch_matches_a_sequential_model(current: UserAttributes, chosen: list[Step]) -> None:
+    model = msgspec.structs.asdict(current)
+    for _, effect in chosen:
+        effect(model)
+
+    outcome = patch(current, request(*(operation for operation, _ in chosen)))
+
+    assert outcome.attributes == UserAttributes(**model)
+    assert (outcome.attributes.user_name, outcome.attributes.email) == (current.user_name, current.email)
+    assert outcome.changed == tuple(name for field, name in CHANGE_ORDER if model[field] != getattr(current, field))

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.domain import UserAttributes, UserRecord
 from shared.scim.ast import AttrPath
 from shared.scim.errors import InvalidSyntaxError, InvalidValueError, MutabilityError, ScimError
 from shared.scim.schema import ENTERPRISE_USER_URN, USER_SCHEMA_URN
 from shared.scim.user_resource import is_email_address, parse_create, parse_replace, project, render_user
+from tests.shared.scim.strategies import json_values, user_documents
 
 EMAIL = "alice.0f1e2d3c@example.com"
 EMAIL2 = "bob.0f1e2d3c@example.com"
@@ -593,3 +597,41 @@ def test_project_leaves_its_input_alone() -> None:
     project(resource, attributes=None, excluded=[AttrPath("name", "givenName"), AttrPath("meta")])
 
     assert msgspec.json.encode(resource) == snapshot
+
+
+# --- properties ---------------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=400, deadline=None)
+@given(document=st.one_of(user_documents, json_values))
+def test_parse_create_raises_nothing_but_scim_errors(document: Any) -> None:
+    try:
+        created = parse_create(body(document))
+    except ScimError:
+        return
+
+    assert is_email_address(created.user_name)
+    assert created.email.lower() == created.user_name.lower()
+    assert "" not in (created.given_name, created.family_name, created.formatted_name, created.display_name)
+
+
+@settings(max_examples=400, deadline=None)
+@given(document=st.one_of(user_documents, json_values), active=st.booleans())
+def test_parse_replace_never_changes_username_or_email(document: Any, active: bool) -> None:
+    current = stored(user_name=EMAIL.upper(), active=active)
+
+    try:
+        replaced = parse_replace(body(document), current)
+    except ScimError:
+        return
+
+    assert (replaced.user_name, replaced.email) == (current.user_name, current.email)
+    if not isinstance(document, dict) or document.get("active") in (None, ""):
+        assert replaced.active is active
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=st.binary(max_size=64))
+def test_parse_create_refuses_arbitrary_bytes_with_scim_errors(raw: bytes) -> None:
+    with contextlib.suppress(ScimError):
+        parse_create(raw)
