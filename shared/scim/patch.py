@@ -42,9 +42,10 @@ from shared.scim.errors import InvalidPathError, InvalidSyntaxError, InvalidValu
 from shared.scim.schema import USER_ATTRIBUTES, USER_SCHEMA_URN, find_attribute, find_sub_attribute, strip_user_urn
 from shared.scim.user_resource import (
     EMAIL_TYPE,
-    EmailIn,
+    InboundModel,
     canonical_keys,
     decode_object,
+    email_values,
     parse_bool,
     primary_email,
     stored_string,
@@ -68,13 +69,13 @@ class PatchOutcome(msgspec.Struct, frozen=True, kw_only=True):
     changed: tuple[str, ...]
 
 
-class _OperationIn(msgspec.Struct, kw_only=True):
+class _OperationIn(InboundModel, kw_only=True):
     op: str
     path: Any = None
     value: Any = msgspec.UNSET
 
 
-class _PatchRequest(msgspec.Struct, kw_only=True):
+class _PatchRequest(InboundModel, kw_only=True):
     schemas: list[str] | str | None = None
     operations: list[_OperationIn] = msgspec.field(name="Operations")
 
@@ -84,7 +85,6 @@ _OPERATION_KEYS = {"op": "op", "path": "path", "value": "value"}
 _OPS: dict[str, Op] = {"add": "add", "replace": "replace", "remove": "remove"}
 _NAME_FIELDS = {"givenName": "given_name", "familyName": "family_name", "formatted": "formatted_name"}
 _NAME_KEYS = {name.lower(): name for name in _NAME_FIELDS}
-_EMAIL_KEYS = {name.lower(): name for name in ("value", "type", "primary")}
 _STRING_FIELDS = {"externalId": "external_id", "displayName": "display_name"}
 _CHANGE_NAMES = (
     ("external_id", "externalId"),
@@ -117,17 +117,6 @@ def _op(operation: _OperationIn) -> Op:
     if op is None:
         raise InvalidSyntaxError("op must be add, replace or remove.")
     return op
-
-
-def _emails_value(value: object) -> list[EmailIn]:
-    items = value if isinstance(value, list) else [value]
-    canonical = [
-        canonical_keys(item, _EMAIL_KEYS, where="emails.") if isinstance(item, dict) else item for item in items
-    ]
-    try:
-        return msgspec.convert(canonical, list[EmailIn])
-    except msgspec.ValidationError as exc:
-        raise InvalidValueError(f"emails has a value of the wrong type: {exc}.") from exc
 
 
 class _Patch:
@@ -280,7 +269,7 @@ class _Patch:
         elif op == "add" or value_filter is not None:
             self.added_emails(value, single=False)
         else:
-            listed = [] if value is None or value == "" else _emails_value(value)
+            listed = [] if value is None or value == "" else email_values(value)
             self.same_address(primary_email(listed, self.current.user_name))
 
     def added_emails(self, value: object, *, single: bool) -> None:
@@ -293,7 +282,7 @@ class _Patch:
 
         if value is None or value == "":
             return
-        for email in _emails_value(value):
+        for email in email_values(value):
             if email.value:
                 self.same_address(email.value)
 

@@ -28,8 +28,13 @@ from shared.scim.errors import InvalidSyntaxError, InvalidValueError, Mutability
 from shared.scim.schema import USER_ATTRIBUTES, USER_SCHEMA_URN, find_attribute, find_sub_attribute
 
 __all__ = [
+    "EMAIL_TYPE",
     "EmailIn",
+    "InboundModel",
     "NameIn",
+    "canonical_keys",
+    "decode_object",
+    "email_values",
     "is_email_address",
     "parse_bool",
     "parse_create",
@@ -43,11 +48,11 @@ __all__ = [
 EMAIL_TYPE = "work"
 
 
-class _Inbound(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+class InboundModel(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
     """Base of inbound SCIM models: keyword-only, camelCase wire names, unknown fields ignored."""
 
 
-class NameIn(_Inbound):
+class NameIn(InboundModel):
     """The ``name`` complex attribute as a client sends it; other sub-attributes are ignored."""
 
     given_name: str | None = None
@@ -55,7 +60,7 @@ class NameIn(_Inbound):
     formatted: str | None = None
 
 
-class EmailIn(_Inbound):
+class EmailIn(InboundModel):
     """One value of ``emails``; ``display`` and other sub-attributes are ignored."""
 
     value: str | None = None
@@ -63,7 +68,7 @@ class EmailIn(_Inbound):
     primary: bool | str | None = None
 
 
-class _UserDocument(_Inbound):
+class _UserDocument(InboundModel):
     """A User as POST and PUT carry it (RFC 7644 §3.3, §3.5.1)."""
 
     schemas: list[str] | str | None = None
@@ -172,6 +177,20 @@ def primary_email(emails: Sequence[EmailIn], user_name: str | None) -> str | Non
     same = [email for email in addressed if email.value and email.value.lower() == lowered]
     chosen = same or addressed
     return chosen[0].value if chosen else None
+
+
+def email_values(value: object) -> list[EmailIn]:
+    """The values of ``emails`` from a PATCH value: an array of objects, or one object (as OneLogin sends).
+
+    Raises:
+        InvalidValueError: when a value is not an object or a sub-attribute has the wrong type.
+    """
+    items = value if isinstance(value, list) else [value]
+    canonical = [canonical_keys(v, _EMAIL_KEYS, where="emails.") if isinstance(v, dict) else v for v in items]
+    try:
+        return msgspec.convert(canonical, list[EmailIn])
+    except msgspec.ValidationError as exc:
+        raise InvalidValueError(f"emails has a value of the wrong type: {exc}.") from exc
 
 
 def _document(body: bytes) -> _UserDocument:
