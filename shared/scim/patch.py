@@ -1,0 +1,306 @@
+"""The PATCH engine for Users (RFC 7644 §3.5.2).
+
+``apply_patch`` is pure: it reads the current attributes and the request body and either raises a SCIM error or
+returns the attributes after every operation, so the operations of one request apply all together or not at all.
+
+Decisions beyond the RFC text, each forced by a real client or by the product:
+
+- ``op`` is matched ignoring case (Entra sends ``Replace``); names inside value objects too (RFC 7643 §2.1).
+- ``schemas`` need not list the PatchOp URN; when present it must be a string or an array of strings.
+- An empty ``Operations`` array is a successful no-op. RFC 7644 §3.5.2 asks for "one or more" operations, but
+  Microsoft's SCIM validator sends an empty one and nothing is gained by refusing it.
+- Without a path, ``value`` is an object whose keys may be plain (``active``), dotted (``name.givenName``, Entra)
+  or URN-qualified (RFC 7644 §3.10); the core User URN as a key may hold a nested object of attributes.
+- ``add`` and ``replace`` on ``name`` both merge: sub-attributes not in the value are left unchanged
+  (RFC 7644 §3.5.2.1, and §3.5.2.3 "Sub-attributes that are not specified in the value parameter are left
+  unchanged"). A ``null`` or ``""`` value, or ``remove``, clears the target (RFC 7643 §2.5).
+- ``active`` cannot be unassigned: ``remove`` of it, or a ``null`` / ``""`` value, is ``invalidValue``. A user is
+  deactivated or reactivated only by an explicit ``false`` or ``true`` (strings in any case included), never by
+  the absence of a value.
+- ``userName`` and the one email are immutable (product decision, advertised in ``/Schemas``): the current value
+  again, in any case, is a no-op that keeps the stored spelling; any other value, or removing them, is
+  ``mutability``. Only the address is checked: ``type``, ``primary``, ``display`` and other sub-attributes of
+  ``emails`` are fixed by the service (one work address, primary) and writes to them are ignored.
+- A value filter that matches no email is ``noTarget`` for ``replace`` and ``remove`` (RFC 7644 §3.5.2.3 and
+  Table 9). For ``add`` it means adding a new address, which is ``mutability`` unless it is the current one.
+- Attributes this service does not store (``userType``, ``title``, ``nickName``, ``phoneNumbers``, ``addresses``,
+  ``password``, ``groups``, ``roles``, unknown sub-attributes such as ``name.middleName``, the enterprise extension
+  and any other schema URN) are accepted and ignored, with or without value filters; so are the readOnly ``id``
+  and ``meta``, as PUT ignores them (RFC 7644 §3.5.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import msgspec
+
+from shared.domain import UserAttributes
+from shared.scim.ast import AttrPath, Filter, PatchPath
+from shared.scim.errors import InvalidPathError, InvalidSyntaxError, InvalidValueError, MutabilityError, NoTargetError
+from shared.scim.schema import USER_ATTRIBUTES, USER_SCHEMA_URN, find_attribute, find_sub_attribute, strip_user_urn
+from shared.scim.user_resource import (
+    EMAIL_TYPE,
+    InboundModel,
+    canonical_keys,
+    decode_object,
+    email_values,
+    parse_bool,
+    primary_email,
+    stored_string,
+)
+
+__all__ = ["PatchOutcome"]
+
+Op = Literal["add", "replace", "remove"]
+PathParser = Callable[[str], PatchPath]
+EmailMatcher = Callable[[Filter, Mapping[str, Any]], bool]
+
+
+class PatchOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """The result of a PATCH request.
+
+    ``changed`` names the attributes whose values differ from before (``name.givenName``, ``active``, ...), in
+    a fixed order; it is empty when the request changed nothing.
+    """
+
+    attributes: UserAttributes
+    changed: tuple[str, ...]
+
+
+class _OperationIn(InboundModel, kw_only=True):
+    op: str
+    path: Any = None
+    value: Any = msgspec.UNSET
+
+
+class _PatchRequest(InboundModel, kw_only=True):
+    schemas: list[str] | str | None = None
+    operations: list[_OperationIn] = msgspec.field(name="Operations")
+
+
+_REQUEST_KEYS = {"schemas": "schemas", "operations": "Operations"}
+_OPERATION_KEYS = {"op": "op", "path": "path", "value": "value"}
+_OPS: dict[str, Op] = {"add": "add", "replace": "replace", "remove": "remove"}
+_NAME_FIELDS = {"givenName": "given_name", "familyName": "family_name", "formatted": "formatted_name"}
+_NAME_KEYS = {name.lower(): name for name in _NAME_FIELDS}
+_STRING_FIELDS = {"externalId": "external_id", "displayName": "display_name"}
+_CHANGE_NAMES = (
+    ("external_id", "externalId"),
+    ("given_name", "name.givenName"),
+    ("family_name", "name.familyName"),
+    ("formatted_name", "name.formatted"),
+    ("display_name", "displayName"),
+    ("active", "active"),
+)
+_NAME = next(attribute for attribute in USER_ATTRIBUTES if attribute.name == "name")
+
+
+def _request(body: bytes) -> _PatchRequest:
+    document = canonical_keys(decode_object(body, what="PATCH request"), _REQUEST_KEYS, where="")
+    operations = document.get("Operations")
+    if isinstance(operations, list):
+        document["Operations"] = [
+            canonical_keys(item, _OPERATION_KEYS, where="Operations.") if isinstance(item, dict) else item
+            for item in operations
+        ]
+
+    try:
+        return msgspec.convert(document, _PatchRequest)
+    except msgspec.ValidationError as exc:
+        raise InvalidSyntaxError(f"The PATCH request does not have the PatchOp shape: {exc}.") from exc
+
+
+def _op(operation: _OperationIn) -> Op:
+    op = _OPS.get(operation.op.lower())
+    if op is None:
+        raise InvalidSyntaxError("op must be add, replace or remove.")
+    return op
+
+
+class _Patch:
+    """The state of one PATCH request while its operations are applied in order."""
+
+    def __init__(self, current: UserAttributes, matches: EmailMatcher) -> None:
+        self.current = current
+        self.matches = matches
+        self.values: dict[str, Any] = {
+            "given_name": current.given_name,
+            "family_name": current.family_name,
+            "formatted_name": current.formatted_name,
+            "display_name": current.display_name,
+            "external_id": current.external_id,
+            "active": current.active,
+        }
+
+    def outcome(self) -> PatchOutcome:
+        attributes = msgspec.structs.replace(self.current, **self.values)
+        changed = tuple(
+            name for field, name in _CHANGE_NAMES if getattr(attributes, field) != getattr(self.current, field)
+        )
+        return PatchOutcome(attributes=attributes, changed=changed)
+
+    def pathless(self, op: Op, value: object) -> None:
+        """Apply an operation without a path: each key of ``value`` is a target (RFC 7644 §3.5.2.1, §3.5.2.3)."""
+        if op == "remove":
+            raise NoTargetError("remove needs a path.")
+        if not isinstance(value, dict):
+            raise InvalidValueError(f"Without a path, the value of {op} must be an object of attributes.")
+
+        for key, item in value.items():
+            if key.lower() == USER_SCHEMA_URN.lower():
+                if item is not None:
+                    self.pathless(op, item)
+                continue
+
+            name = strip_user_urn(key)
+            if name[:4].lower() == "urn:":
+                continue
+            attr, _, sub = name.partition(".")
+            if "." in sub:
+                raise InvalidPathError(f"{key} is not an attribute path: it names more than one sub-attribute.")
+            self.at(op, PatchPath(path=AttrPath(attr, sub or None)), item)
+
+    def at(self, op: Op, path: PatchPath, value: object) -> None:
+        """Apply an operation to the attribute ``path`` names; unstored attributes are ignored."""
+        if path.path.urn is not None and path.path.urn.lower() != USER_SCHEMA_URN.lower():
+            return
+        attribute = find_attribute(path.path.attr)
+        if attribute is None or attribute.mutability == "readOnly":
+            return
+
+        sub = path.path.sub or path.sub
+        if attribute.name == "emails":
+            self.emails(op, path.value_filter, sub, value)
+            return
+        if path.value_filter is not None:
+            raise InvalidPathError(f"{attribute.name} is not multi-valued and takes no value filter.")
+
+        if attribute.name == "name":
+            self.name(op, sub, value)
+            return
+        if sub is not None:
+            raise InvalidPathError(f"{attribute.name} has no sub-attributes.")
+
+        if attribute.name == "userName":
+            self.user_name(op, value)
+        elif attribute.name == "active":
+            self.active(op, value)
+        else:
+            self.string(op, attribute.name, value)
+
+    def string(self, op: Op, name: str, value: object) -> None:
+        field = _STRING_FIELDS[name]
+        if op == "remove" or value is None:
+            self.values[field] = None
+            return
+
+        if not isinstance(value, str):
+            raise InvalidValueError(f"{name} must be a string.")
+        self.values[field] = stored_string(value, name)
+
+    def name(self, op: Op, sub: str | None, value: object) -> None:
+        if sub is not None:
+            known = find_sub_attribute(_NAME, sub)
+            if known is not None:
+                self.name_part(op, known.name, value)
+            return
+
+        if op == "remove" or value is None or value == "":
+            for part in _NAME_FIELDS:
+                self.name_part("remove", part, None)
+            return
+        if not isinstance(value, dict):
+            raise InvalidValueError("name must be an object of name parts.")
+
+        for key, item in canonical_keys(value, _NAME_KEYS, where="name.").items():
+            if key in _NAME_FIELDS:
+                self.name_part(op, key, item)
+
+    def name_part(self, op: Op, part: str, value: object) -> None:
+        field = _NAME_FIELDS[part]
+        if op == "remove" or value is None:
+            self.values[field] = None
+            return
+
+        if not isinstance(value, str):
+            raise InvalidValueError(f"name.{part} must be a string.")
+        self.values[field] = stored_string(value, f"name.{part}")
+
+    def active(self, op: Op, value: object) -> None:
+        if op == "remove" or value is None or value == "":
+            raise InvalidValueError("active cannot be removed; replace it with true or false.")
+        self.values["active"] = parse_bool(value, "active")
+
+    def user_name(self, op: Op, value: object) -> None:
+        if op == "remove" or value is None or value == "":
+            raise MutabilityError("userName cannot be removed.")
+        if not isinstance(value, str):
+            raise InvalidValueError("userName must be a string.")
+        if value.lower() != self.current.user_name.lower():
+            raise MutabilityError("userName cannot be changed.")
+
+    def same_address(self, address: str | None) -> None:
+        """Refuse ``address`` unless it is the current email (ignoring case); None means it would be removed."""
+        if address is None:
+            raise MutabilityError("The email cannot be removed.")
+        if address.lower() != self.current.email.lower():
+            raise MutabilityError("The email cannot be changed.")
+
+    def emails(self, op: Op, value_filter: Filter | None, sub: str | None, value: object) -> None:
+        email = {"value": self.current.email, "type": EMAIL_TYPE, "primary": True}
+        sub_name = sub.lower() if sub is not None else None
+        if sub_name not in (None, "value"):
+            return
+
+        if value_filter is not None and not self.matches(value_filter, email):
+            if op != "add":
+                raise NoTargetError("No email matches the value filter of the path.")
+            self.added_emails(value, single=sub_name == "value")
+            return
+        if op == "remove":
+            raise MutabilityError("The email cannot be removed.")
+
+        if sub_name == "value":
+            if value is not None and not isinstance(value, str):
+                raise InvalidValueError("emails.value must be a string.")
+            self.same_address(value or None)
+        elif op == "add" or value_filter is not None:
+            self.added_emails(value, single=False)
+        else:
+            listed = [] if value is None or value == "" else email_values(value)
+            self.same_address(primary_email(listed, self.current.user_name))
+
+    def added_emails(self, value: object, *, single: bool) -> None:
+        """Accept addresses that are all the current one; adding a second address is not supported."""
+        if single:
+            if not isinstance(value, str):
+                raise InvalidValueError("emails.value must be a string.")
+            self.same_address(value or None)
+            return
+
+        if value is None or value == "":
+            return
+        for email in email_values(value):
+            if email.value:
+                self.same_address(email.value)
+
+
+def _apply(current: UserAttributes, body: bytes, *, parse: PathParser, matches: EmailMatcher) -> PatchOutcome:
+    request = _request(body)
+    patch = _Patch(current, matches)
+
+    for operation in request.operations:
+        op = _op(operation)
+        if op != "remove" and operation.value is msgspec.UNSET:
+            raise InvalidValueError(f"{op} needs a value.")
+
+        path = operation.path
+        if path is None or path == "":
+            patch.pathless(op, operation.value)
+        elif isinstance(path, str):
+            patch.at(op, parse(path), operation.value)
+        else:
+            raise InvalidPathError("path must be a string.")
+    return patch.outcome()
