@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.domain import UserAttributes
-from shared.scim.ast import AttrPath, Compare, Filter, PatchPath
+from shared.scim.ast import Compare, Filter
 from shared.scim.errors import (
     InvalidPathError,
     InvalidSyntaxError,
@@ -21,59 +21,13 @@ from shared.scim.errors import (
     NoTargetError,
     ScimError,
 )
+from shared.scim.filter import parse_path
 from shared.scim.patch import PatchOutcome, _apply
 from shared.scim.schema import ENTERPRISE_USER_URN, PATCH_OP_URN, USER_SCHEMA_URN
 from tests.shared.scim.strategies import json_values, patch_documents
 
 EMAIL = "alice.0f1e2d3c@example.com"
 EMAIL2 = "bob.0f1e2d3c@example.com"
-
-WORK = Compare(AttrPath("type"), "eq", "work")
-PATHS = {
-    "displayName": PatchPath(AttrPath("displayName")),
-    "externalId": PatchPath(AttrPath("externalId")),
-    "active": PatchPath(AttrPath("active")),
-    "userName": PatchPath(AttrPath("userName")),
-    "name": PatchPath(AttrPath("name")),
-    "name.givenName": PatchPath(AttrPath("name", "givenName")),
-    "name.familyName": PatchPath(AttrPath("name", "familyName")),
-    "name.formatted": PatchPath(AttrPath("name", "formatted")),
-    "name.middleName": PatchPath(AttrPath("name", "middleName")),
-    f"{USER_SCHEMA_URN}:name.familyName": PatchPath(AttrPath("name", "familyName")),
-    f"{ENTERPRISE_USER_URN}:department": PatchPath(AttrPath("department", urn=ENTERPRISE_USER_URN)),
-    f"{ENTERPRISE_USER_URN}:manager": PatchPath(AttrPath("manager", urn=ENTERPRISE_USER_URN)),
-    "emails": PatchPath(AttrPath("emails")),
-    "emails.value": PatchPath(AttrPath("emails", "value")),
-    'emails[type eq "work"]': PatchPath(AttrPath("emails"), WORK),
-    'emails[type eq "work"].value': PatchPath(AttrPath("emails"), WORK, "value"),
-    'emails[type eq "work"].primary': PatchPath(AttrPath("emails"), WORK, "primary"),
-    'emails[type eq "home"].value': PatchPath(AttrPath("emails"), Compare(AttrPath("type"), "eq", "home"), "value"),
-    'emails[type eq "home"]': PatchPath(AttrPath("emails"), Compare(AttrPath("type"), "eq", "home")),
-    'phoneNumbers[type eq "work"].value': PatchPath(
-        AttrPath("phoneNumbers"), Compare(AttrPath("type"), "eq", "work"), "value"
-    ),
-    'addresses[type eq "work"].formatted': PatchPath(
-        AttrPath("addresses"), Compare(AttrPath("type"), "eq", "work"), "formatted"
-    ),
-    'name[givenName eq "Alice"]': PatchPath(AttrPath("name"), Compare(AttrPath("givenName"), "eq", "Alice")),
-    "active.value": PatchPath(AttrPath("active", "value")),
-    "displayName.x": PatchPath(AttrPath("displayName", "x")),
-    "userName.x": PatchPath(AttrPath("userName", "x")),
-    "title": PatchPath(AttrPath("title")),
-    "userType": PatchPath(AttrPath("userType")),
-    "nickName": PatchPath(AttrPath("nickName")),
-    "password": PatchPath(AttrPath("password")),
-    "groups": PatchPath(AttrPath("groups")),
-    "roles": PatchPath(AttrPath("roles")),
-    "id": PatchPath(AttrPath("id")),
-    "meta.lastModified": PatchPath(AttrPath("meta", "lastModified")),
-}
-
-
-def parse(text: str) -> PatchPath:
-    if text not in PATHS:
-        raise InvalidPathError(f"test parser does not know {text!r}")
-    return PATHS[text]
 
 
 def matches(value_filter: Filter, element: Mapping[str, Any]) -> bool:
@@ -92,7 +46,7 @@ def request(*operations: dict[str, Any]) -> bytes:
 
 
 def patch(current: UserAttributes, raw: bytes) -> PatchOutcome:
-    return _apply(current, raw, parse=parse, matches=matches)
+    return _apply(current, raw, parse=parse_path, matches=matches)
 
 
 # --- what IdPs send -----------------------------------------------------------------------------------------------

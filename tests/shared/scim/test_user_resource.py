@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from shared.domain import UserAttributes, UserRecord
 from shared.scim.ast import AttrPath
 from shared.scim.errors import InvalidSyntaxError, InvalidValueError, MutabilityError, ScimError
+from shared.scim.filter import parse_attribute_list
 from shared.scim.schema import ENTERPRISE_USER_URN, USER_SCHEMA_URN
 from shared.scim.user_resource import is_email_address, parse_create, parse_replace, project, render_user
 from tests.shared.scim.strategies import json_values, user_documents
@@ -635,3 +636,38 @@ def test_parse_replace_never_changes_username_or_email(document: Any, active: bo
 def test_parse_create_refuses_arbitrary_bytes_with_scim_errors(raw: bytes) -> None:
     with contextlib.suppress(ScimError):
         parse_create(raw)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "excluded", "expected"),
+    [
+        pytest.param(
+            "name.givenName, emails.value",
+            "",
+            {**ALWAYS, "name": {"givenName": "Alice"}, "emails": [{"value": EMAIL}]},
+            id="sub-attributes",
+        ),
+        pytest.param(
+            f"{USER_SCHEMA_URN}:displayName,ACTIVE",
+            "",
+            {**ALWAYS, "displayName": "Alice S", "active": True},
+            id="urn-and-case",
+        ),
+        pytest.param(
+            f"{ENTERPRISE_USER_URN}:department,nickName",
+            "",
+            ALWAYS,
+            id="unknown-and-extension",
+        ),
+        pytest.param(
+            "",
+            "meta,name.formatted,id",
+            {**without("meta"), "name": {"givenName": "Alice", "familyName": "Smith"}},
+            id="excluded",
+        ),
+    ],
+)
+def test_project_takes_parsed_attribute_lists(attributes: str, excluded: str, expected: dict[str, Any]) -> None:
+    projected = project(FULL, attributes=parse_attribute_list(attributes), excluded=parse_attribute_list(excluded))
+
+    assert projected == expected
