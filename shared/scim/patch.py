@@ -118,6 +118,13 @@ def _op(operation: _OperationIn) -> Op:
     return op
 
 
+def _address(value: object) -> str | None:
+    """The address an ``emails.value`` operation carries; None (or ``""``) means it would be removed."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidValueError("emails.value must be a string.")
+    return value or None
+
+
 class _Patch:
     """The state of one PATCH request while its operations are applied in order."""
 
@@ -261,9 +268,7 @@ class _Patch:
             raise MutabilityError("The email cannot be removed.")
 
         if sub_name == "value":
-            if value is not None and not isinstance(value, str):
-                raise InvalidValueError("emails.value must be a string.")
-            self.same_address(value or None)
+            self.same_address(_address(value))
         elif op == "add" or value_filter is not None:
             self.added_emails(value, single=False)
         else:
@@ -273,9 +278,7 @@ class _Patch:
     def added_emails(self, value: object, *, single: bool) -> None:
         """Accept addresses that are all the current one; adding a second address is not supported."""
         if single:
-            if not isinstance(value, str):
-                raise InvalidValueError("emails.value must be a string.")
-            self.same_address(value or None)
+            self.same_address(_address(value))
             return
 
         if value is None or value == "":
