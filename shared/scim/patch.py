@@ -31,7 +31,6 @@ Decisions beyond the RFC text, each forced by a real client or by the product:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import msgspec
@@ -39,6 +38,8 @@ import msgspec
 from shared.domain import UserAttributes
 from shared.scim.ast import AttrPath, Filter, PatchPath
 from shared.scim.errors import InvalidPathError, InvalidSyntaxError, InvalidValueError, MutabilityError, NoTargetError
+from shared.scim.filter import parse_path
+from shared.scim.filter_eval import evaluate
 from shared.scim.schema import USER_ATTRIBUTES, USER_SCHEMA_URN, find_attribute, find_sub_attribute, strip_user_urn
 from shared.scim.user_resource import (
     EMAIL_TYPE,
@@ -51,11 +52,9 @@ from shared.scim.user_resource import (
     stored_string,
 )
 
-__all__ = ["PatchOutcome"]
+__all__ = ["PatchOutcome", "apply_patch"]
 
 Op = Literal["add", "replace", "remove"]
-PathParser = Callable[[str], PatchPath]
-EmailMatcher = Callable[[Filter, Mapping[str, Any]], bool]
 
 
 class PatchOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -119,12 +118,18 @@ def _op(operation: _OperationIn) -> Op:
     return op
 
 
+def _address(value: object) -> str | None:
+    """The address an ``emails.value`` operation carries; None (or ``""``) means it would be removed."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidValueError("emails.value must be a string.")
+    return value or None
+
+
 class _Patch:
     """The state of one PATCH request while its operations are applied in order."""
 
-    def __init__(self, current: UserAttributes, matches: EmailMatcher) -> None:
+    def __init__(self, current: UserAttributes) -> None:
         self.current = current
-        self.matches = matches
         self.values: dict[str, Any] = {
             "given_name": current.given_name,
             "family_name": current.family_name,
@@ -254,7 +259,7 @@ class _Patch:
         if sub_name not in (None, "value"):
             return
 
-        if value_filter is not None and not self.matches(value_filter, email):
+        if value_filter is not None and not evaluate(value_filter, email, within="emails"):
             if op != "add":
                 raise NoTargetError("No email matches the value filter of the path.")
             self.added_emails(value, single=sub_name == "value")
@@ -263,9 +268,7 @@ class _Patch:
             raise MutabilityError("The email cannot be removed.")
 
         if sub_name == "value":
-            if value is not None and not isinstance(value, str):
-                raise InvalidValueError("emails.value must be a string.")
-            self.same_address(value or None)
+            self.same_address(_address(value))
         elif op == "add" or value_filter is not None:
             self.added_emails(value, single=False)
         else:
@@ -275,9 +278,7 @@ class _Patch:
     def added_emails(self, value: object, *, single: bool) -> None:
         """Accept addresses that are all the current one; adding a second address is not supported."""
         if single:
-            if not isinstance(value, str):
-                raise InvalidValueError("emails.value must be a string.")
-            self.same_address(value or None)
+            self.same_address(_address(value))
             return
 
         if value is None or value == "":
@@ -287,9 +288,21 @@ class _Patch:
                 self.same_address(email.value)
 
 
-def _apply(current: UserAttributes, body: bytes, *, parse: PathParser, matches: EmailMatcher) -> PatchOutcome:
+def apply_patch(current: UserAttributes, body: bytes) -> PatchOutcome:
+    """The attributes of a User after the PATCH request ``body`` (RFC 7644 §3.5.2), and what changed.
+
+    Operations apply in order to a copy of ``current``; the first that fails raises and nothing is applied, so a
+    request is atomic. The module docstring lists how each operation shape is read.
+
+    Raises:
+        InvalidSyntaxError: the body is not a JSON object of the PatchOp shape, or an ``op`` is unknown.
+        InvalidPathError: a path is malformed, or has a sub-attribute or value filter its attribute cannot take.
+        InvalidValueError: a value is missing or has the wrong type for its attribute, or ``active`` is removed.
+        MutabilityError: the request would change or remove ``userName`` or the email.
+        NoTargetError: ``remove`` without a path, or a value filter that matches no email on replace or remove.
+    """
     request = _request(body)
-    patch = _Patch(current, matches)
+    patch = _Patch(current)
 
     for operation in request.operations:
         op = _op(operation)
@@ -300,7 +313,7 @@ def _apply(current: UserAttributes, body: bytes, *, parse: PathParser, matches: 
         if path is None or path == "":
             patch.pathless(op, operation.value)
         elif isinstance(path, str):
-            patch.at(op, parse(path), operation.value)
+            patch.at(op, parse_path(path), operation.value)
         else:
             raise InvalidPathError("path must be a string.")
     return patch.outcome()

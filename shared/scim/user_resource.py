@@ -82,8 +82,9 @@ class _UserDocument(InboundModel):
 
 _JSON = msgspec.json.Decoder()
 
-_USER_KEYS = {name.lower(): name for name in ("schemas", "userName", "name", "displayName", "externalId", "active")}
-_USER_KEYS["emails"] = "emails"
+_USER_KEYS = {
+    name.lower(): name for name in ("schemas", "userName", "name", "displayName", "externalId", "active", "emails")
+}
 _NAME_KEYS = {name.lower(): name for name in ("givenName", "familyName", "formatted")}
 _EMAIL_KEYS = {name.lower(): name for name in ("value", "type", "primary")}
 
@@ -204,9 +205,10 @@ def _document(body: bytes) -> _UserDocument:
         elif isinstance(value, list):
             document[key] = [canonical_keys(v, names, where=prefix) if isinstance(v, dict) else v for v in value]
 
-    if isinstance(document.get("schemas"), list) and not all(isinstance(s, str) for s in document["schemas"]):
-        raise InvalidSyntaxError("schemas must be an array of schema URNs.")
-    if not isinstance(document.get("schemas"), str | list | None):
+    schemas = document.get("schemas")
+    if not isinstance(schemas, str | list | None) or (
+        isinstance(schemas, list) and not all(isinstance(urn, str) for urn in schemas)
+    ):
         raise InvalidSyntaxError("schemas must be an array of schema URNs.")
 
     try:

@@ -86,11 +86,20 @@ PATHS = (
     "password",
     "groups",
     "id",
+    'emails[value eq "ALICE.0F1E2D3C@EXAMPLE.COM"]',
+    'emails[type eq "work" and primary eq true].value',
+    'emails[not (type eq "home") or display pr].type',
+    "emails[primary eq 1]",
+    'members[value eq "1"]',
+    "urn:ietf:params:scim:schemas:core:2.0:User",
+    'emails[type eq "work"',
+    "name..x",
+    "urn:foo",
 )
 
 operations: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries(
     {"op": st.sampled_from(["add", "replace", "remove", "Add", "Replace", "REMOVE", "move", ""])},
-    optional={"path": st.one_of(st.sampled_from(PATHS), st.none(), st.just("")), "value": json_values},
+    optional={"path": st.one_of(st.sampled_from(PATHS), st.none(), st.just(""), json_values), "value": json_values},
 )
 
 patch_documents: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries(

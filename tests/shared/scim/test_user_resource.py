@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from shared.domain import UserAttributes, UserRecord
 from shared.scim.ast import AttrPath
-from shared.scim.errors import InvalidSyntaxError, InvalidValueError, MutabilityError, ScimError
+from shared.scim.errors import InvalidSyntaxError, ScimError
+from shared.scim.filter import parse_attribute_list
 from shared.scim.schema import ENTERPRISE_USER_URN, USER_SCHEMA_URN
 from shared.scim.user_resource import is_email_address, parse_create, parse_replace, project, render_user
 from tests.shared.scim.strategies import json_values, user_documents
@@ -107,6 +108,16 @@ def stored(**changes: Any) -> UserAttributes:
             ),
             stored(),
             id="entra-unsupported-attributes",
+        ),
+        pytest.param(
+            user(externalId="0f1e2d3c-0f1e-4a2b-8c3d-4e5f0f1e2d3c"),
+            stored(external_id="0f1e2d3c-0f1e-4a2b-8c3d-4e5f0f1e2d3c"),
+            id="entra-externalid-guid",
+        ),
+        pytest.param(
+            user(name={"givenName": "Jay", "familyName": "Cloud"}, displayName="Jay Cloud"),
+            stored(given_name="Jay", family_name="Cloud", display_name="Jay Cloud"),
+            id="jumpcloud-create",
         ),
         pytest.param(
             user(name={"givenName": "Olga", "familyName": "Login"}, emails={"value": EMAIL, "type": "work"}),
@@ -206,81 +217,75 @@ def test_parse_create_reads_the_stored_attributes(document: dict[str, Any], expe
 
 
 @pytest.mark.parametrize(
-    ("raw", "error", "fragment"),
+    ("raw", "scim_type", "fragment"),
     [
         pytest.param(
             b'{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": ',
-            InvalidSyntaxError,
+            "invalidSyntax",
             "JSON",
             id="truncated",
         ),
-        pytest.param(b"[]", InvalidSyntaxError, "object", id="array"),
-        pytest.param(b"", InvalidSyntaxError, "JSON", id="empty-body"),
-        pytest.param(b'"alice@example.com"', InvalidSyntaxError, "object", id="string"),
-        pytest.param(b"\xff\xfe", InvalidSyntaxError, "JSON", id="not-utf8"),
-        pytest.param(b'{"userName": "\\ud800@example.com"}', InvalidSyntaxError, "JSON", id="lone-surrogate"),
-        pytest.param(body(user(schemas=5)), InvalidSyntaxError, "schemas", id="schemas-number"),
-        pytest.param(body(user(schemas=[USER_SCHEMA_URN, 5])), InvalidSyntaxError, "schemas", id="schemas-mixed"),
-        pytest.param(body(user(userName=None)), InvalidValueError, "userName is required", id="null-username"),
-        pytest.param(body(user(userName="")), InvalidValueError, "userName is required", id="empty-username"),
+        pytest.param(b"[]", "invalidSyntax", "object", id="array"),
+        pytest.param(b"", "invalidSyntax", "JSON", id="empty-body"),
+        pytest.param(b'"alice@example.com"', "invalidSyntax", "object", id="string"),
+        pytest.param(b"\xff\xfe", "invalidSyntax", "JSON", id="not-utf8"),
+        pytest.param(b'{"userName": "\\ud800@example.com"}', "invalidSyntax", "JSON", id="lone-surrogate"),
+        pytest.param(body(user(schemas=5)), "invalidSyntax", "schemas", id="schemas-number"),
+        pytest.param(body(user(schemas=[USER_SCHEMA_URN, 5])), "invalidSyntax", "schemas", id="schemas-mixed"),
+        pytest.param(body(user(userName=None)), "invalidValue", "userName is required", id="null-username"),
+        pytest.param(body(user(userName="")), "invalidValue", "userName is required", id="empty-username"),
         pytest.param(
             body({"name": {"givenName": "Alice"}, "emails": [{"value": EMAIL}]}),
-            InvalidValueError,
+            "invalidValue",
             "userName is required",
             id="no-username",
         ),
         pytest.param(
             body({"userName": "alice0f1e", "name": {"givenName": "A"}}),
-            InvalidValueError,
+            "invalidValue",
             "email address",
             id="username-not-email",
         ),
         pytest.param(
             body(user(emails=[{"value": EMAIL2, "primary": True}])),
-            InvalidValueError,
+            "invalidValue",
             "primary email",
             id="primary-email-differs",
         ),
-        pytest.param(
-            body(user(emails=[{"value": EMAIL2}])), InvalidValueError, "primary email", id="only-email-differs"
-        ),
+        pytest.param(body(user(emails=[{"value": EMAIL2}])), "invalidValue", "primary email", id="only-email-differs"),
         pytest.param(
             body(user(emails=[{"value": EMAIL, "primary": True}, {"value": EMAIL2, "primary": True}])),
-            InvalidValueError,
+            "invalidValue",
             "one of emails",
             id="two-primaries",
         ),
         pytest.param(
             body(user(emails=[{"value": EMAIL, "primary": "yes"}])),
-            InvalidValueError,
+            "invalidValue",
             "primary",
             id="primary-not-boolean",
         ),
-        pytest.param(body(user(name="Alice Smith")), InvalidValueError, "$.name", id="name-as-string"),
-        pytest.param(body(user(displayName=5)), InvalidValueError, "$.displayName", id="display-name-number"),
-        pytest.param(body(user(externalId=["a"])), InvalidValueError, "$.externalId", id="external-id-array"),
-        pytest.param(body(user(userName=42)), InvalidValueError, "$.userName", id="username-number"),
-        pytest.param(body(user(name={"givenName": 7})), InvalidValueError, "$.name.givenName", id="given-name-number"),
+        pytest.param(body(user(name="Alice Smith")), "invalidValue", "$.name", id="name-as-string"),
+        pytest.param(body(user(displayName=5)), "invalidValue", "$.displayName", id="display-name-number"),
+        pytest.param(body(user(externalId=["a"])), "invalidValue", "$.externalId", id="external-id-array"),
+        pytest.param(body(user(userName=42)), "invalidValue", "$.userName", id="username-number"),
+        pytest.param(body(user(name={"givenName": 7})), "invalidValue", "$.name.givenName", id="given-name-number"),
+        pytest.param(body(user(emails=["alice@example.com"])), "invalidValue", "$.emails[0]", id="emails-of-strings"),
+        pytest.param(body(user(emails=[{"value": 5}])), "invalidValue", "$.emails[0].value", id="email-value-number"),
+        pytest.param(body(user(active="yes")), "invalidValue", "active", id="active-yes"),
+        pytest.param(body(user(active=1)), "invalidValue", "$.active", id="active-number"),
+        pytest.param(body(user(active=[True])), "invalidValue", "$.active", id="active-array"),
+        pytest.param(body(user(displayName="A\x00B")), "invalidValue", "NUL", id="nul-in-display-name"),
         pytest.param(
-            body(user(emails=["alice@example.com"])), InvalidValueError, "$.emails[0]", id="emails-of-strings"
-        ),
-        pytest.param(
-            body(user(emails=[{"value": 5}])), InvalidValueError, "$.emails[0].value", id="email-value-number"
-        ),
-        pytest.param(body(user(active="yes")), InvalidValueError, "active", id="active-yes"),
-        pytest.param(body(user(active=1)), InvalidValueError, "$.active", id="active-number"),
-        pytest.param(body(user(active=[True])), InvalidValueError, "$.active", id="active-array"),
-        pytest.param(body(user(displayName="A\x00B")), InvalidValueError, "NUL", id="nul-in-display-name"),
-        pytest.param(
-            body({"userName": EMAIL, "username": EMAIL}), InvalidValueError, "more than once", id="username-twice"
+            body({"userName": EMAIL, "username": EMAIL}), "invalidValue", "more than once", id="username-twice"
         ),
     ],
 )
-def test_parse_create_refuses_bad_bodies(raw: bytes, error: type[ScimError], fragment: str) -> None:
-    with pytest.raises(error) as caught:
+def test_parse_create_refuses_bad_bodies(raw: bytes, scim_type: str, fragment: str) -> None:
+    with pytest.raises(ScimError) as caught:
         parse_create(raw)
 
-    assert type(caught.value) is error
+    assert (caught.value.status, caught.value.scim_type) == (400, scim_type)
     assert fragment in caught.value.detail
 
 
@@ -389,10 +394,16 @@ def test_is_email_address_refuses_non_addresses(text: str) -> None:
             id="onelogin-emails-as-object",
         ),
         pytest.param(
+            user(name={"givenName": "Jayden", "familyName": "Cloudy"}, displayName="Jayden Cloudy", id=str(USER_ID)),
+            stored(given_name="Jay", family_name="Cloud", display_name="Jay Cloud"),
+            stored(given_name="Jayden", family_name="Cloudy", display_name="Jayden Cloudy"),
+            id="jumpcloud-rename-put-with-id",
+        ),
+        pytest.param(
             {"userName": EMAIL, "displayName": "Jayden Cloudy", "id": str(USER_ID), "emails": None},
             stored(),
             stored(given_name=None, family_name=None, display_name="Jayden Cloudy"),
-            id="jumpcloud-with-id-and-without-emails",
+            id="with-id-and-without-emails",
         ),
     ],
 )
@@ -403,28 +414,26 @@ def test_parse_replace_replaces_mutable_attributes(
 
 
 @pytest.mark.parametrize(
-    ("document", "error", "fragment"),
+    ("document", "scim_type", "fragment"),
     [
         pytest.param(
             user(userName=EMAIL2, emails=[{"value": EMAIL2, "primary": True}]),
-            MutabilityError,
+            "mutability",
             "userName",
             id="entra-changed-email",
         ),
-        pytest.param(user(userName=EMAIL2, emails=None), MutabilityError, "userName", id="changed-username"),
-        pytest.param(
-            user(emails=[{"value": EMAIL2, "primary": True}]), MutabilityError, "email", id="changed-email-only"
-        ),
-        pytest.param({"name": {"givenName": "A"}}, InvalidValueError, "userName is required", id="no-username"),
-        pytest.param(user(active="maybe"), InvalidValueError, "active", id="active-not-boolean"),
-        pytest.param(user(name=["Alice"]), InvalidValueError, "$.name", id="name-as-array"),
+        pytest.param(user(userName=EMAIL2, emails=None), "mutability", "userName", id="changed-username"),
+        pytest.param(user(emails=[{"value": EMAIL2, "primary": True}]), "mutability", "email", id="changed-email-only"),
+        pytest.param({"name": {"givenName": "A"}}, "invalidValue", "userName is required", id="no-username"),
+        pytest.param(user(active="maybe"), "invalidValue", "active", id="active-not-boolean"),
+        pytest.param(user(name=["Alice"]), "invalidValue", "$.name", id="name-as-array"),
     ],
 )
-def test_parse_replace_refuses(document: dict[str, Any], error: type[ScimError], fragment: str) -> None:
-    with pytest.raises(error) as caught:
+def test_parse_replace_refuses(document: dict[str, Any], scim_type: str, fragment: str) -> None:
+    with pytest.raises(ScimError) as caught:
         parse_replace(body(document), stored())
 
-    assert type(caught.value) is error
+    assert (caught.value.status, caught.value.scim_type) == (400, scim_type)
     assert fragment in caught.value.detail
 
 
@@ -635,3 +644,38 @@ def test_parse_replace_never_changes_username_or_email(document: Any, active: bo
 def test_parse_create_refuses_arbitrary_bytes_with_scim_errors(raw: bytes) -> None:
     with contextlib.suppress(ScimError):
         parse_create(raw)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "excluded", "expected"),
+    [
+        pytest.param(
+            "name.givenName, emails.value",
+            "",
+            {**ALWAYS, "name": {"givenName": "Alice"}, "emails": [{"value": EMAIL}]},
+            id="sub-attributes",
+        ),
+        pytest.param(
+            f"{USER_SCHEMA_URN}:displayName,ACTIVE",
+            "",
+            {**ALWAYS, "displayName": "Alice S", "active": True},
+            id="urn-and-case",
+        ),
+        pytest.param(
+            f"{ENTERPRISE_USER_URN}:department,nickName",
+            "",
+            ALWAYS,
+            id="unknown-and-extension",
+        ),
+        pytest.param(
+            "",
+            "meta,name.formatted,id",
+            {**without("meta"), "name": {"givenName": "Alice", "familyName": "Smith"}},
+            id="excluded",
+        ),
+    ],
+)
+def test_project_takes_parsed_attribute_lists(attributes: str, excluded: str, expected: dict[str, Any]) -> None:
+    projected = project(FULL, attributes=parse_attribute_list(attributes), excluded=parse_attribute_list(excluded))
+
+    assert projected == expected
