@@ -78,7 +78,7 @@ async def _worker_audit(db_pool: Pool, user_id: str) -> list[str]:
 def _stream_types(test_services: TestServices, user_id: str) -> list[str]:
     client = redis.Redis.from_url(test_services.redis_url)
     try:
-        entries = client.xrange(f"{test_services.redis_prefix}scim:events")
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(f"{test_services.redis_prefix}scim:events")  # type: ignore[assignment]  # the sync client returns the list
     finally:
         client.close()
     return [fields[b"type"].decode() for _, fields in entries if fields[b"user_id"].decode() == user_id]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 import pytest
@@ -46,6 +46,13 @@ async def org(db_pool: Pool) -> Organization:
 async def _flush_outbox(db_pool: Pool, relay: OutboxRelay) -> None:
     # Earlier tests leave unpublished events in the shared database; publish them out of the way.
     await relay.drain()
+
+
+def _set_active(active: bool) -> Callable[[UserAttributes], UserAttributes]:
+    def mutate(current: UserAttributes) -> UserAttributes:
+        return msgspec.structs.replace(current, active=active)
+
+    return mutate
 
 
 async def _user_with_three_events(db_pool: Pool, org: Organization) -> str:
