@@ -60,9 +60,7 @@ async def _user_with_three_events(db_pool: Pool, org: Organization) -> str:
     email = f"relay.{secrets.token_hex(4)}@example.com"
     user = await service.create(org, UserAttributes(user_name=email, email=email), SCIM)
     for active in (False, True):
-        await service.change(
-            org.id, str(user.id), lambda current, a=active: msgspec.structs.replace(current, active=a), SCIM
-        )
+        await service.change(org.id, str(user.id), _set_active(active), SCIM)
     return str(user.id)
 
 
