@@ -10,16 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, route
+from litestar import Controller, Request, Response, get, post, route
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import HttpMethod
 
 from services.scim_api.responses import scim_json
-from services.scim_api.scim_users import provide_caller, scim_base_url
+from services.scim_api.scim_users import list_users, provide_caller, scim_base_url
 from services.scim_api.state import services_of
 from shared.scim.errors import NotFoundError, NotImplementedByServiceError
-from shared.scim.listing import list_response
+from shared.scim.listing import list_response, query_from_search_body
 from shared.scim.schema import USER_ATTRIBUTES, USER_SCHEMA_URN
 from shared.services.tenants import ScimCaller
 
@@ -75,6 +75,12 @@ class DiscoveryController(Controller):
                 "users": f"{base}/Users",
             }
         )
+
+    @post("/.search", status_code=200)
+    async def search(self, request: AnyRequest, caller: ScimCaller) -> Response[bytes]:
+        """Search at the service root (RFC 7644 §3.4.3); Users are the only resources, so it searches them."""
+        query = query_from_search_body(await request.body(), services_of(request).list_limits)
+        return await list_users(request, caller, query)
 
     @get("/ServiceProviderConfig")
     async def service_provider_config(self, request: AnyRequest, caller: ScimCaller) -> Response[bytes]:

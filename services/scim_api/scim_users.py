@@ -8,17 +8,17 @@ import structlog
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import Provide
-from shared.scim.filter_sql import compile_filter, compile_sort
-from shared.scim.patch import apply_patch
-from shared.scim.user_resource import parse_create, parse_replace, project, render_user
 
 from services.scim_api.responses import scim_json
 from services.scim_api.state import services_of
 from shared.domain import Actor, UserRecord
+from shared.scim.filter_sql import compile_filter, compile_sort
 from shared.scim.listing import ListQuery, decode_query_string, list_response, query_from_params, query_from_search_body
+from shared.scim.patch import apply_patch
+from shared.scim.user_resource import parse_create, parse_replace, project, render_user
 from shared.services.tenants import ScimCaller
 
-__all__ = ["UsersController", "provide_caller", "scim_base_url"]
+__all__ = ["UsersController", "list_users", "provide_caller", "render", "scim_base_url"]
 
 AnyRequest = Request[object, object, State]
 
@@ -50,60 +50,65 @@ def _query(request: AnyRequest) -> dict[str, str]:
     return decode_query_string(request.scope.get("query_string", b""))
 
 
+def render(request: AnyRequest, record: UserRecord, *, query: ListQuery | None = None) -> dict[str, Any]:
+    """The user's SCIM representation, projected by the request's ``attributes`` / ``excludedAttributes``."""
+    resource = render_user(record, location=f"{scim_base_url(request)}/Users/{record.id}")
+    params = query or query_from_params(_query(request), services_of(request).list_limits)
+    if params.attributes or params.excluded_attributes:
+        resource = project(resource, attributes=params.attributes, excluded=params.excluded_attributes)
+    return resource
+
+
+async def list_users(request: AnyRequest, caller: ScimCaller, query: ListQuery) -> Response[bytes]:
+    """A ListResponse page of the caller's users matching ``query`` (RFC 7644 §3.4.2)."""
+    where, params = ("true", []) if query.filter is None else compile_filter(query.filter, first_param=2)
+    page = await services_of(request).provisioning.search(
+        caller.organization.id,
+        where=where,
+        params=params,
+        order_by=compile_sort(query.sort_by, query.sort_order),
+        start_index=query.start_index,
+        count=query.count,
+    )
+    resources = [render(request, record, query=query) for record in page.users]
+    return scim_json(list_response(resources, total=page.total, start_index=query.start_index))
+
+
+def _user_response(request: AnyRequest, record: UserRecord, *, status: int = 200) -> Response[bytes]:
+    headers = {"ETag": _etag(record)}
+    if status == 201:
+        headers["Location"] = f"{scim_base_url(request)}/Users/{record.id}"
+    return scim_json(render(request, record), status=status, headers=headers)
+
+
 class UsersController(Controller):
     path = "/scim/v2/Users"
     dependencies = {"caller": Provide(provide_caller)}  # noqa: RUF012 - the framework reads this class attribute
 
-    def _render(self, request: AnyRequest, record: UserRecord, *, query: ListQuery | None = None) -> dict[str, Any]:
-        resource = render_user(record, location=f"{scim_base_url(request)}/Users/{record.id}")
-        params = query or query_from_params(_query(request), services_of(request).list_limits)
-        if params.attributes or params.excluded_attributes:
-            resource = project(resource, attributes=params.attributes, excluded=params.excluded_attributes)
-        return resource
-
-    def _user_response(self, request: AnyRequest, record: UserRecord, *, status: int = 200) -> Response[bytes]:
-        headers = {"ETag": _etag(record)}
-        if status == 201:
-            headers["Location"] = f"{scim_base_url(request)}/Users/{record.id}"
-        return scim_json(self._render(request, record), status=status, headers=headers)
-
-    async def _list(self, request: AnyRequest, caller: ScimCaller, query: ListQuery) -> Response[bytes]:
-        where, params = ("true", []) if query.filter is None else compile_filter(query.filter, first_param=2)
-        page = await services_of(request).provisioning.search(
-            caller.organization.id,
-            where=where,
-            params=params,
-            order_by=compile_sort(query.sort_by, query.sort_order),
-            start_index=query.start_index,
-            count=query.count,
-        )
-        resources = [self._render(request, record, query=query) for record in page.users]
-        return scim_json(list_response(resources, total=page.total, start_index=query.start_index))
-
     @get("/")
-    async def list_users(self, request: AnyRequest, caller: ScimCaller) -> Response[bytes]:
+    async def list_all(self, request: AnyRequest, caller: ScimCaller) -> Response[bytes]:
         """List or filter users (RFC 7644 §3.4.2)."""
         query = query_from_params(_query(request), services_of(request).list_limits)
-        return await self._list(request, caller, query)
+        return await list_users(request, caller, query)
 
     @post("/.search", status_code=200)
     async def search_users(self, request: AnyRequest, caller: ScimCaller) -> Response[bytes]:
         """Search with a POSTed SearchRequest (RFC 7644 §3.4.3)."""
         query = query_from_search_body(await request.body(), services_of(request).list_limits)
-        return await self._list(request, caller, query)
+        return await list_users(request, caller, query)
 
     @post("/", status_code=201)
     async def create_user(self, request: AnyRequest, caller: ScimCaller) -> Response[bytes]:
         """Provision a user (RFC 7644 §3.3)."""
         attributes = parse_create(await request.body())
         record = await services_of(request).provisioning.create(caller.organization, attributes, _actor(caller))
-        return self._user_response(request, record, status=201)
+        return _user_response(request, record, status=201)
 
     @get("/{user_id:str}")
     async def get_user(self, request: AnyRequest, caller: ScimCaller, user_id: str) -> Response[bytes]:
         """Read one user (RFC 7644 §3.4.1)."""
         record = await services_of(request).provisioning.get(caller.organization.id, user_id)
-        return self._user_response(request, record)
+        return _user_response(request, record)
 
     @put("/{user_id:str}")
     async def replace_user(self, request: AnyRequest, caller: ScimCaller, user_id: str) -> Response[bytes]:
@@ -116,7 +121,7 @@ class UsersController(Controller):
             _actor(caller),
             if_match=request.headers.get("if-match"),
         )
-        return self._user_response(request, record)
+        return _user_response(request, record)
 
     @patch("/{user_id:str}")
     async def patch_user(self, request: AnyRequest, caller: ScimCaller, user_id: str) -> Response[bytes]:
@@ -129,7 +134,7 @@ class UsersController(Controller):
             _actor(caller),
             if_match=request.headers.get("if-match"),
         )
-        return self._user_response(request, record)
+        return _user_response(request, record)
 
     @delete("/{user_id:str}", status_code=204)
     async def delete_user(self, request: AnyRequest, caller: ScimCaller, user_id: str) -> None:

@@ -7,6 +7,7 @@ with ``tail -n 1``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -113,6 +114,9 @@ def worker() -> None:
     settings = _settings()
     _require_services(settings)
     configure_logging(settings.log_level, settings.log_format)
+    if settings.log_level != "debug":
+        # ARQ logs two lines per job; the worker's own job_done line is the one summary per job.
+        logging.getLogger("arq.worker").setLevel(logging.WARNING)
     run_worker(WorkerSettings, **worker_options(settings))  # type: ignore[arg-type]  # arq accepts a settings class
 
 

@@ -88,7 +88,14 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
         ),
     ),
     _string("displayName", "The name shown for the user in the dashboard."),
-    Attribute(name="active", type="boolean", description="Whether the user may sign in and be a team member."),
+    # Every user has an access state: it can be set to true or false but never removed, which is what
+    # "required" expresses. A create that omits it gets true; a PUT that omits it keeps the current value.
+    Attribute(
+        name="active",
+        type="boolean",
+        description="Whether the user may sign in and hold a seat. Always set; a create without it means true.",
+        required=True,
+    ),
     Attribute(
         name="emails",
         type="complex",
