@@ -19,6 +19,7 @@ __all__ = [
     "get_access",
     "insert",
     "page",
+    "page_after",
     "tombstone",
     "update",
 ]
@@ -209,6 +210,32 @@ async def page(
         org_id,
         *params,
         offset,
+        limit,
+    )
+    return [_record(row) for row in rows]
+
+
+async def page_after(
+    connection: Connection,
+    org_id: UUID,
+    where: str,
+    params: list[object],
+    *,
+    after_id: UUID,
+    limit: int,
+) -> list[UserRecord]:
+    """The matching users after ``after_id`` in id order: a keyset page, as cheap at any depth."""
+    first = len(params) + 2
+    rows = await connection.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM users u
+        WHERE u.org_id = $1 AND u.deleted_at IS NULL AND ({where}) AND u.id > ${first}
+        ORDER BY u.id
+        LIMIT ${first + 1}
+        """,
+        org_id,
+        *params,
+        after_id,
         limit,
     )
     return [_record(row) for row in rows]
