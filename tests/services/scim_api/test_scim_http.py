@@ -1,0 +1,280 @@
+"""The SCIM wire contract over real HTTP: status codes, media types, error bodies, routing edges."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import LiveStack
+
+pytestmark = pytest.mark.e2e
+
+SCIM_JSON = "application/scim+json"
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def _email() -> str:
+    return f"http.{secrets.token_hex(4)}@example.com"
+
+
+def _create(stack: LiveStack, email: str | None = None) -> dict[str, Any]:
+    address = email or _email()
+    response = httpx.post(
+        f"{stack.scim_base}/Users", json={"schemas": [USER_URN], "userName": address}, headers=stack.scim_headers()
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def _assert_scim_error(response: httpx.Response, status: int, scim_type: str | None = None) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(SCIM_JSON)
+    body = response.json()
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert body["status"] == str(status)
+    assert body["detail"]
+    if scim_type is not None:
+        assert body["scimType"] == scim_type
+
+
+def test_created_user_has_location_etag_and_meta(live_stack: LiveStack) -> None:
+    email = _email()
+
+    response = httpx.post(
+        f"{live_stack.scim_base}/Users",
+        json={"schemas": [USER_URN], "userName": email},
+        headers=live_stack.scim_headers(),
+    )
+
+    body = response.json()
+    assert response.status_code == 201
+    assert response.headers["content-type"].startswith(SCIM_JSON)
+    assert response.headers["location"] == f"{live_stack.scim_base}/Users/{body['id']}"
+    assert response.headers["etag"] == 'W/"1"'
+    assert body["meta"]["version"] == 'W/"1"'
+    assert body["meta"]["location"] == response.headers["location"]
+    assert body["emails"] == [{"value": email, "type": "work", "primary": True}]
+    assert "password" not in body
+
+
+def test_if_match_with_a_stale_version_is_412_and_changes_nothing(live_stack: LiveStack) -> None:
+    user = _create(live_stack)
+    url = f"{live_stack.scim_base}/Users/{user['id']}"
+    patch = {"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "displayName", "value": "One"}]}
+    assert httpx.patch(url, json=patch, headers=live_stack.scim_headers()).headers["etag"] == 'W/"2"'
+
+    stale = httpx.patch(url, json=patch, headers={**live_stack.scim_headers(), "If-Match": 'W/"1"'})
+    current = httpx.put(
+        url,
+        json={"schemas": [USER_URN], "userName": user["userName"], "displayName": "Two"},
+        headers={**live_stack.scim_headers(), "If-Match": 'W/"2"'},
+    )
+
+    _assert_scim_error(stale, 412)
+    assert current.status_code == 200
+    assert current.json()["displayName"] == "Two"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("//Users", id="double-slash"),
+        pytest.param("/Users/", id="trailing-slash"),
+        pytest.param("///Users//", id="many-slashes"),
+    ],
+)
+def test_slashes_route_like_the_plain_path(live_stack: LiveStack, path: str) -> None:
+    response = httpx.get(f"{live_stack.scim_base}{path}", params={"count": 1}, headers=live_stack.scim_headers())
+
+    assert response.status_code == 200
+    assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:ListResponse"]
+
+
+def test_a_user_path_with_a_trailing_slash_routes_to_the_user(live_stack: LiveStack) -> None:
+    user = _create(live_stack)
+
+    response = httpx.get(f"{live_stack.scim_base}//Users/{user['id']}/", headers=live_stack.scim_headers())
+
+    assert response.status_code == 200
+    assert response.json()["id"] == user["id"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        pytest.param("GET", "/Nothing", 404, id="unknown-endpoint"),
+        pytest.param("GET", "/Users/00000000-0000-0000-0000-000000000000", 404, id="unknown-user"),
+        pytest.param("GET", "/Users/not-a-uuid", 404, id="malformed-id"),
+        pytest.param("DELETE", "/Schemas", 405, id="write-to-discovery"),
+        pytest.param("POST", "/ResourceTypes", 405, id="post-to-resource-types"),
+        pytest.param("POST", "/Groups", 501, id="group-write"),
+        pytest.param("GET", "/Me", 501, id="me"),
+        pytest.param("POST", "/Bulk", 501, id="bulk"),
+    ],
+)
+def test_errors_are_scim_errors(live_stack: LiveStack, method: str, path: str, status: int) -> None:
+    response = httpx.request(method, f"{live_stack.scim_base}{path}", headers=live_stack.scim_headers(), content=b"{}")
+
+    _assert_scim_error(response, status)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        pytest.param(None, id="missing"),
+        pytest.param("Bearer scim_unknown", id="unknown-token"),
+        pytest.param("Basic dXNlcjpwYXNz", id="basic-auth"),
+        pytest.param("Bearer", id="empty-bearer"),
+    ],
+)
+def test_requests_without_a_live_token_are_401(live_stack: LiveStack, authorization: str | None) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+
+    response = httpx.get(f"{live_stack.scim_base}/Users", headers=headers)
+
+    _assert_scim_error(response, 401)
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_revoked_token_is_401(live_stack: LiveStack) -> None:
+    org_id, token = live_stack.new_tenant("revoked")
+    tokens = httpx.get(f"{live_stack.admin_base}/orgs/{org_id}/tokens", headers=live_stack.admin_headers()).json()
+    token_id = tokens["tokens"][0]["id"]
+
+    revoked = httpx.delete(f"{live_stack.admin_base}/tokens/{token_id}", headers=live_stack.admin_headers())
+    response = httpx.get(f"{live_stack.scim_base}/Users", headers={"Authorization": f"Bearer {token}"})
+
+    assert revoked.status_code == 204
+    _assert_scim_error(response, 401)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"provisioning_enabled": False}, id="provisioning-off"),
+        pytest.param({"subscription_active": False}, id="subscription-inactive"),
+    ],
+)
+def test_tenants_that_may_not_provision_get_403(live_stack: LiveStack, change: dict[str, bool]) -> None:
+    org_id, token = live_stack.new_tenant("forbidden")
+    httpx.patch(f"{live_stack.admin_base}/orgs/{org_id}", json=change, headers=live_stack.admin_headers())
+
+    response = httpx.get(f"{live_stack.scim_base}/Users", headers={"Authorization": f"Bearer {token}"})
+
+    _assert_scim_error(response, 403)
+
+
+def test_another_tenants_user_is_404(live_stack: LiveStack) -> None:
+    _, other_token = live_stack.new_tenant("other tenant")
+    user = _create(live_stack)
+
+    response = httpx.get(
+        f"{live_stack.scim_base}/Users/{user['id']}", headers={"Authorization": f"Bearer {other_token}"}
+    )
+
+    _assert_scim_error(response, 404)
+
+
+def test_a_body_over_the_limit_is_413(live_stack: LiveStack) -> None:
+    body = b'{"userName": "' + b"a" * (1024 * 1024 + 10) + b'"}'
+
+    response = httpx.post(f"{live_stack.scim_base}/Users", content=body, headers=live_stack.scim_headers())
+
+    _assert_scim_error(response, 413)
+
+
+def test_an_email_outside_the_sso_domains_is_invalid_value(live_stack: LiveStack) -> None:
+    response = httpx.post(
+        f"{live_stack.scim_base}/Users",
+        json={"schemas": [USER_URN], "userName": "someone@elsewhere.test"},
+        headers=live_stack.scim_headers(),
+    )
+
+    _assert_scim_error(response, 400, "invalidValue")
+
+
+def test_plain_json_requests_are_accepted(live_stack: LiveStack) -> None:
+    response = httpx.post(
+        f"{live_stack.scim_base}/Users",
+        content=f'{{"userName": "{_email()}"}}'.encode(),
+        headers={**live_stack.scim_headers(), "Content-Type": "application/json; charset=utf-8"},
+    )
+
+    assert response.status_code == 201
+    assert response.headers["content-type"].startswith(SCIM_JSON)
+
+
+def test_attributes_and_excluded_attributes_shape_reads(live_stack: LiveStack) -> None:
+    user = _create(live_stack)
+    url = f"{live_stack.scim_base}/Users/{user['id']}"
+
+    only = httpx.get(url, params={"attributes": "displayName,emails.value"}, headers=live_stack.scim_headers()).json()
+    without = httpx.get(url, params={"excludedAttributes": "emails,meta"}, headers=live_stack.scim_headers()).json()
+
+    assert set(only) == {"schemas", "id", "userName", "emails"}
+    assert only["emails"] == [{"value": user["userName"]}]
+    assert "emails" not in without
+    assert "meta" not in without
+    assert without["active"] is True
+
+
+def test_search_by_post_matches_the_get_listing(live_stack: LiveStack) -> None:
+    user = _create(live_stack)
+    search = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": f'userName eq "{user["userName"]}"',
+        "attributes": ["userName"],
+    }
+
+    response = httpx.post(f"{live_stack.scim_base}/Users/.search", json=search, headers=live_stack.scim_headers())
+
+    assert response.status_code == 200
+    assert response.json()["totalResults"] == 1
+    assert response.json()["Resources"][0] == {"schemas": [USER_URN], "id": user["id"], "userName": user["userName"]}
+
+
+def test_sort_by_user_name_descending(live_stack: LiveStack) -> None:
+    tag = secrets.token_hex(3)
+    for prefix in ("b", "a", "c"):
+        _create(live_stack, f"{prefix}.{tag}@example.com")
+
+    response = httpx.get(
+        f"{live_stack.scim_base}/Users",
+        params={"filter": f'userName ew ".{tag}@example.com"', "sortBy": "userName", "sortOrder": "descending"},
+        headers=live_stack.scim_headers(),
+    )
+
+    assert [resource["userName"][0] for resource in response.json()["Resources"]] == ["c", "b", "a"]
+
+
+def test_count_above_the_maximum_is_lowered(live_stack: LiveStack) -> None:
+    response = httpx.get(f"{live_stack.scim_base}/Users", params={"count": 10**9}, headers=live_stack.scim_headers())
+
+    assert response.status_code == 200
+    assert response.json()["itemsPerPage"] <= 1000
+
+
+def test_service_provider_config_describes_the_service(live_stack: LiveStack) -> None:
+    config = httpx.get(f"{live_stack.scim_base}/ServiceProviderConfig", headers=live_stack.scim_headers()).json()
+    schema = httpx.get(f"{live_stack.scim_base}/Schemas/{USER_URN}", headers=live_stack.scim_headers()).json()
+
+    assert config["patch"]["supported"] is True
+    assert config["bulk"]["supported"] is False
+    assert config["etag"]["supported"] is True
+    mutability = {attribute["name"]: attribute["mutability"] for attribute in schema["attributes"]}
+    assert mutability["userName"] == "immutable"
+    assert mutability["emails"] == "immutable"
+    assert mutability["id"] == "readOnly"
+
+
+def test_every_response_carries_a_request_id(live_stack: LiveStack) -> None:
+    response = httpx.get(
+        f"{live_stack.scim_base}/Users", headers={**live_stack.scim_headers(), "X-Request-Id": "abc-123"}
+    )
+
+    assert response.headers["x-request-id"] == "abc-123"
