@@ -1,0 +1,132 @@
+"""The internal API under /api/v1 over real HTTP."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+import httpx
+import pytest
+
+from tests.conftest import LiveStack
+from tests.support.stack import wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="missing"),
+        pytest.param({"Authorization": "Bearer wrong"}, id="wrong"),
+    ],
+)
+def test_the_admin_api_needs_the_admin_token(live_stack: LiveStack, headers: dict[str, str]) -> None:
+    response = httpx.get(f"{live_stack.admin_base}/orgs", headers=headers)
+
+    assert response.status_code == 401
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"not json", id="not-json"),
+        pytest.param(b'{"name": "x"}', id="missing-domains"),
+        pytest.param(b'{"name": "x", "sso_domains": ["not a domain"]}', id="bad-domain"),
+        pytest.param(b'{"name": "x", "sso_domains": ["a.com"], "colour": "red"}', id="unknown-field"),
+    ],
+)
+def test_a_bad_organization_body_is_400(live_stack: LiveStack, body: bytes) -> None:
+    response = httpx.post(f"{live_stack.admin_base}/orgs", content=body, headers=live_stack.admin_headers())
+
+    assert response.status_code == 400
+    assert response.json()["detail"]
+
+
+def test_sign_in_to_an_unknown_organization_is_404(live_stack: LiveStack) -> None:
+    response = httpx.post(
+        f"{live_stack.admin_base}/orgs/{uuid.uuid4()}/sessions",
+        json={"email": "a@example.com"},
+        headers=live_stack.admin_headers(),
+    )
+
+    assert response.status_code == 404
+
+
+def test_sign_in_outside_the_sso_domains_is_400(live_stack: LiveStack) -> None:
+    response = httpx.post(
+        f"{live_stack.admin_base}/orgs/{live_stack.org_id}/sessions",
+        json={"email": "a@elsewhere.test"},
+        headers=live_stack.admin_headers(),
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalidValue"
+
+
+def test_event_replay_pages_through_the_log_in_order(live_stack: LiveStack) -> None:
+    org_id, token = live_stack.new_tenant("replay")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+    for _ in range(5):
+        email = f"replay.{secrets.token_hex(4)}@example.com"
+        assert httpx.post(f"{live_stack.scim_base}/Users", json={"userName": email}, headers=headers).status_code == 201
+
+    seen: list[str] = []
+    after: str | None = None
+    while True:
+        params = {"org_id": org_id, "limit": "2", **({"after": after} if after else {})}
+        page = httpx.get(f"{live_stack.admin_base}/events", params=params, headers=live_stack.admin_headers()).json()
+        seen.extend(event["id"] for event in page["events"])
+        after = page["next_after"]
+        if after is None:
+            break
+
+    assert len(seen) == 5
+    assert seen == sorted(seen)
+
+
+def test_audit_records_name_the_token_but_never_contain_it(live_stack: LiveStack) -> None:
+    org_id, token = live_stack.new_tenant("audited")
+    email = f"audit.{secrets.token_hex(4)}@example.com"
+    httpx.post(
+        f"{live_stack.scim_base}/Users",
+        json={"userName": email},
+        headers={"Authorization": f"Bearer {token}", "X-Request-Id": "audit-req-1"},
+    )
+
+    def created_record() -> bool:
+        records = httpx.get(
+            f"{live_stack.admin_base}/audit",
+            params={"org_id": org_id, "action": "user.created"},
+            headers=live_stack.admin_headers(),
+        ).json()["records"]
+        return len(records) == 1
+
+    wait_until(created_record, timeout=5, what="the audit record")
+    response = httpx.get(
+        f"{live_stack.admin_base}/audit", params={"org_id": org_id}, headers=live_stack.admin_headers()
+    )
+    records = response.json()["records"]
+
+    assert token not in response.text
+    created = next(record for record in records if record["action"] == "user.created")
+    assert created["actor_type"] == "scim_token"
+    assert created["request_id"] == "audit-req-1"
+    assert "userName" in created["changed"]
+    assert {record["action"] for record in records} >= {"organization.created", "token.created", "user.created"}
+
+
+def test_an_invalid_session_token_is_401(live_stack: LiveStack) -> None:
+    response = httpx.get(f"{live_stack.admin_base}/session", headers={"Authorization": "Bearer sess_nope"})
+
+    assert response.status_code == 401
+
+
+def test_health_and_readiness_answer(live_stack: LiveStack) -> None:
+    assert httpx.get(f"{live_stack.api.base_url}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{live_stack.api.base_url}/readyz").json()
+    assert ready == {"status": "ready", "database": "ok", "redis": "ok"}
+    metrics = httpx.get(f"{live_stack.api.base_url}/metrics").text
+    assert "scim_events_published_total" in metrics
+    assert "scim_http_requests_total" in metrics
