@@ -1,0 +1,93 @@
+"""``scimctl`` as operators and scripts use it: ids and secrets on the last line, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+
+import httpx
+import pytest
+
+from tests.conftest import LiveStack, TestServices
+
+
+def _scimctl(test_services: TestServices, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.scimctl", *args],
+        env=test_services.environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_org_create_prints_the_id_last_and_token_create_prints_a_working_token(
+    test_services: TestServices, live_stack: LiveStack
+) -> None:
+    created = _scimctl(test_services, "org", "create", "Cli Org", "--domain", "cli.example.com", "--provisioning")
+    org_id = created.stdout.strip().splitlines()[-1]
+    issued = _scimctl(test_services, "token", "create", org_id, "--label", "okta")
+    token = issued.stdout.strip().splitlines()[-1]
+
+    response = httpx.get(f"{live_stack.scim_base}/Users", headers={"Authorization": f"Bearer {token}"})
+
+    assert created.returncode == 0, created.stderr
+    assert uuid.UUID(org_id)
+    assert issued.returncode == 0, issued.stderr
+    assert response.status_code == 200
+
+
+def test_token_revoke_stops_the_token(test_services: TestServices, live_stack: LiveStack) -> None:
+    org_id = _scimctl(test_services, "org", "create", "Revoke", "--domain", "example.com", "--provisioning")
+    org = org_id.stdout.strip().splitlines()[-1]
+    issued = _scimctl(test_services, "token", "create", org).stdout.strip().splitlines()
+    token_id = issued[0].split()[2]
+
+    revoked = _scimctl(test_services, "token", "revoke", token_id)
+    response = httpx.get(f"{live_stack.scim_base}/Users", headers={"Authorization": f"Bearer {issued[-1]}"})
+
+    assert revoked.returncode == 0, revoked.stderr
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(("org", "create", "Bad", "--domain", "not a domain"), "not an email domain", id="bad-domain"),
+        pytest.param(("token", "create", str(uuid.UUID(int=7))), "no such organization", id="unknown-org"),
+        pytest.param(("token", "revoke", str(uuid.UUID(int=7))), "no live token", id="unknown-token"),
+        pytest.param(("token", "create", "not-a-uuid"), "not a valid UUID", id="malformed-id"),
+    ],
+)
+def test_operator_mistakes_get_a_clear_message(
+    test_services: TestServices, args: tuple[str, ...], message: str
+) -> None:
+    result = _scimctl(test_services, *args)
+
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_setting_names_the_variable(test_services: TestServices) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "services.scimctl", "migrate"],
+        env={**test_services.environment(), "PORT": "eighty"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_migrate_is_idempotent(test_services: TestServices) -> None:
+    result = _scimctl(test_services, "migrate")
+
+    assert result.returncode == 0, result.stderr
+    assert "applied 0 migration(s)" in result.stdout

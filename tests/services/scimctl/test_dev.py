@@ -1,0 +1,84 @@
+"""``scimctl dev`` (what ``make run`` runs) on a machine without PostgreSQL and Redis: embedded servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.stack import free_port, wait_until
+
+pytestmark = pytest.mark.e2e
+
+DEV_KEYS = {"scim_base_url", "scim_token", "org_id", "admin_token", "api_base_url", "database_url", "redis_url"}
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            child = int(entry.name)
+            found |= {child} | _children(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    return state != "Z"
+
+
+def test_dev_serves_with_embedded_servers_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(SCIM_DATA_DIR=str(tmp_path / "data"), PORT=str(port))
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "services.scimctl", "dev"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    info_path = tmp_path / "data" / "dev.json"
+    try:
+        wait_until(info_path.exists, timeout=120, interval=0.2, what="dev.json")
+        info = json.loads(info_path.read_text())
+        headers = {"Authorization": f"Bearer {info['scim_token']}"}
+        created = httpx.post(
+            f"{info['scim_base_url']}/Users", json={"userName": "dev.user@example.com"}, headers=headers
+        )
+        members = httpx.get(
+            f"{info['api_base_url']}/orgs/{info['org_id']}/members",
+            headers={"Authorization": f"Bearer {info['admin_token']}"},
+        )
+        started = _children(dev.pid)
+    finally:
+        dev.send_signal(signal.SIGINT)
+        output, _ = dev.communicate(timeout=60)
+
+    assert set(info) == DEV_KEYS
+    assert info["scim_base_url"] == f"http://127.0.0.1:{port}/scim/v2"
+    assert created.status_code == 201, created.text
+    assert members.status_code == 200
+    assert info["scim_token"] in output
+    assert dev.returncode == 0, output[-3000:]
+    assert len(started) >= 3  # API, worker and Valkey (PostgreSQL detaches; its pid file tells)
+    time.sleep(0.5)
+    assert [pid for pid in started if _alive(pid)] == []
+    assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
