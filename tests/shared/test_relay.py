@@ -3,13 +3,13 @@ from __future__ import annotations
 import datetime
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import msgspec
 import pytest
 from arq.connections import ArqRedis
 
-from shared.db import Pool
+from shared.db import Pool, create_pool
 from shared.domain import Actor, Organization, UserAttributes
 from shared.events import EVENT_DECODER, EventData, UserDeactivated, UserSnapshot
 from shared.queue import open_queue
@@ -18,15 +18,29 @@ from shared.repositories import events
 from shared.services.provisioning import ProvisioningService
 from shared.services.tenants import TenantService
 from shared.settings import Settings
-from tests.conftest import TestServices
+from tests.conftest import TestServices, private_database
 
 SCIM = Actor(type="scim_token", id="tests")
 
 
+@pytest.fixture(scope="module")
+def relay_services(test_services: TestServices) -> Iterator[TestServices]:
+    # An outbox of its own: the API processes of other tests run relays on the shared database.
+    with private_database(test_services) as services:
+        yield services
+
+
 @pytest.fixture
-def relay_settings(test_services: TestServices) -> Settings:
+async def db_pool(relay_services: TestServices) -> AsyncIterator[Pool]:
+    pool = await create_pool(relay_services.database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def relay_settings(relay_services: TestServices) -> Settings:
     # Each test gets its own stream and queue, so counts are exact.
-    return test_services.settings(redis_prefix=f"{test_services.redis_prefix}relay-{secrets.token_hex(3)}:")
+    return relay_services.settings(redis_prefix=f"{relay_services.redis_prefix}relay-{secrets.token_hex(3)}:")
 
 
 @pytest.fixture

@@ -1,20 +1,35 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import msgspec
 import pytest
 
-from shared.db import Pool
+from shared.db import Pool, create_pool
 from shared.domain import Actor, Organization, UserAttributes, UserRecord
 from shared.services.access import AccessService
 from shared.services.effects import EffectsService
 from shared.services.provisioning import ProvisioningService
 from shared.services.tenants import TenantService
+from tests.conftest import TestServices, private_database
 
 OPERATOR = Actor(type="system", id="tests")
 SCIM = Actor(type="scim_token", id="tests", request_id="req-tests")
+
+
+@pytest.fixture(scope="package")
+def services_database(test_services: TestServices) -> Iterator[TestServices]:
+    """These tests call the worker's effects directly: the live stack's worker must not see their events."""
+    with private_database(test_services) as services:
+        yield services
+
+
+@pytest.fixture
+async def db_pool(services_database: TestServices) -> AsyncIterator[Pool]:
+    pool = await create_pool(services_database.database_url, min_size=1, max_size=8)
+    yield pool
+    await pool.close()
 
 
 @pytest.fixture
