@@ -15,7 +15,7 @@ from shared.domain import UserAttributes
 from shared.scim.errors import InvalidSyntaxError, ScimError
 from shared.scim.patch import PatchOutcome, apply_patch
 from shared.scim.schema import ENTERPRISE_USER_URN, PATCH_OP_URN, USER_SCHEMA_URN
-from tests.shared.scim.strategies import json_values, patch_documents
+from tests.shared.scim.body_strategies import json_values, patch_documents
 
 EMAIL = "alice.0f1e2d3c@example.com"
 EMAIL2 = "bob.0f1e2d3c@example.com"

@@ -18,7 +18,7 @@ from shared.scim.errors import InvalidSyntaxError, ScimError
 from shared.scim.filter import parse_attribute_list
 from shared.scim.schema import ENTERPRISE_USER_URN, USER_SCHEMA_URN
 from shared.scim.user_resource import is_email_address, parse_create, parse_replace, project, render_user
-from tests.shared.scim.strategies import json_values, user_documents
+from tests.shared.scim.body_strategies import json_values, user_documents
 
 EMAIL = "alice.0f1e2d3c@example.com"
 EMAIL2 = "bob.0f1e2d3c@example.com"
