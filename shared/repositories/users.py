@@ -116,7 +116,8 @@ async def update(
         UPDATE users AS u
         SET user_name = $2, email = $3, given_name = $4, family_name = $5, formatted_name = $6,
             display_name = $7, external_id = $8, active = $9, version = u.version + 1,
-            access_epoch = u.access_epoch + CASE WHEN $10 THEN 1 ELSE 0 END, updated_at = now()
+            access_epoch = u.access_epoch + CASE WHEN $10 THEN 1 ELSE 0 END,
+            updated_at = date_trunc('milliseconds', now())
         WHERE u.id = $1
         RETURNING {_COLUMNS}
         """,
@@ -141,7 +142,7 @@ async def tombstone(connection: Connection, user_id: UUID) -> UserRecord:
         f"""
         UPDATE users AS u
         SET deleted_at = now(), active = false, version = u.version + 1, access_epoch = u.access_epoch + 1,
-            updated_at = now()
+            updated_at = date_trunc('milliseconds', now())
         WHERE u.id = $1
         RETURNING {_COLUMNS}
         """,

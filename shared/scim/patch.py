@@ -310,7 +310,8 @@ def apply_patch(current: UserAttributes, body: bytes) -> PatchOutcome:
             raise InvalidValueError(f"{op} needs a value.")
 
         path = operation.path
-        if path is None or path == "":
+        if path is None or path == "" or (isinstance(path, str) and path.lower() == USER_SCHEMA_URN.lower()):
+            # A path naming the whole core schema targets the resource itself, like no path.
             patch.pathless(op, operation.value)
         elif isinstance(path, str):
             patch.at(op, parse_path(path), operation.value)

@@ -278,3 +278,17 @@ def test_every_response_carries_a_request_id(live_stack: LiveStack) -> None:
     )
 
     assert response.headers["x-request-id"] == "abc-123"
+
+
+def test_a_user_is_found_by_the_exact_timestamps_it_was_shown_with(live_stack: LiveStack) -> None:
+    user = _create(live_stack)
+    changed = httpx.patch(
+        f"{live_stack.scim_base}/Users/{user['id']}",
+        json={"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "displayName", "value": "Later"}]},
+        headers=live_stack.scim_headers(),
+    ).json()
+    query = f'meta.created eq "{user["meta"]["created"]}" and meta.lastModified eq "{changed["meta"]["lastModified"]}"'
+
+    found = httpx.get(f"{live_stack.scim_base}/Users", params={"filter": query}, headers=live_stack.scim_headers())
+
+    assert [resource["id"] for resource in found.json()["Resources"]] == [user["id"]]

@@ -73,6 +73,13 @@ def request(*operations: dict[str, Any]) -> bytes:
         ),
         pytest.param(
             stored(),
+            [{"op": "replace", "path": USER_SCHEMA_URN, "value": {"displayName": "Whole Schema", "active": False}}],
+            stored(display_name="Whole Schema", active=False),
+            ("displayName", "active"),
+            id="core-schema-urn-as-path",
+        ),
+        pytest.param(
+            stored(),
             [{"op": "replace", "path": "active", "value": "false"}],
             stored(active=False),
             ("active",),
