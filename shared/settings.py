@@ -61,6 +61,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     """SCIM_LIST_DEFAULT_COUNT: page size when ``count`` is not given."""
     list_max_count: Positive = 1000
     """SCIM_LIST_MAX_COUNT: largest page; a larger ``count`` is lowered to it."""
+    token_cache_seconds: Annotated[float, msgspec.Meta(ge=0, le=60)] = 2.0
+    """SCIM_TOKEN_CACHE_SECONDS: how long a process reuses a SCIM token lookup (0: every request asks the database).
+    A token revoked, or an organization switched off, through another process takes effect within this time."""
     session_ttl_seconds: Positive = 12 * 3600
     """SCIM_SESSION_TTL_SECONDS: lifetime of a dashboard session."""
     relay_enabled: bool = True
@@ -140,6 +143,7 @@ ENVIRONMENT: dict[str, str] = {
     "filter_max_depth": "SCIM_FILTER_MAX_DEPTH",
     "list_default_count": "SCIM_LIST_DEFAULT_COUNT",
     "list_max_count": "SCIM_LIST_MAX_COUNT",
+    "token_cache_seconds": "SCIM_TOKEN_CACHE_SECONDS",
     "session_ttl_seconds": "SCIM_SESSION_TTL_SECONDS",
     "relay_enabled": "SCIM_RELAY_ENABLED",
     "relay_batch_size": "SCIM_RELAY_BATCH_SIZE",

@@ -46,7 +46,7 @@ def create_app(settings: Settings) -> Gateway:
             settings=settings,
             pool=pool,
             queue=queue,
-            tenants=TenantService(pool),
+            tenants=TenantService(pool, token_cache_seconds=settings.token_cache_seconds),
             provisioning=ProvisioningService(pool),
             access=AccessService(pool, session_ttl_seconds=settings.session_ttl_seconds),
             list_limits=ListLimits(

@@ -6,6 +6,7 @@ rotate without downtime (design rule 6). Authentication of a SCIM request is her
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from uuid import UUID
 
@@ -49,8 +50,10 @@ def normalize_domain(domain: str) -> str:
 class TenantService:
     """Tenant administration and SCIM authentication."""
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, *, token_cache_seconds: float = 0.0) -> None:
         self._pool = pool
+        self._cache_seconds = token_cache_seconds
+        self._matches: dict[bytes, tuple[float, organizations.TokenMatch]] = {}
 
     async def create_organization(
         self,
@@ -97,6 +100,7 @@ class TenantService:
                 sso_domains=domains,
             )
             if org is not None:
+                self._matches.clear()
                 changes = {
                     "subscription_active": subscription_active,
                     "provisioning_enabled": provisioning_enabled,
@@ -132,6 +136,7 @@ class TenantService:
             org_id = await organizations.revoke_token(connection, token_id)
             if org_id is None:
                 return False
+            self._matches.clear()
             await audit.append(connection, _entry("token.revoked", org_id, actor, {"token_id": str(token_id)}))
         return True
 
@@ -149,8 +154,7 @@ class TenantService:
         if scheme.lower() != "bearer" or not token:
             raise UnauthorizedError("a bearer token is required (Authorization: Bearer <token>)")
 
-        async with self._pool.acquire() as connection:
-            match = await organizations.find_by_token_digest(connection, digest(token))
+        match = await self._find_token(digest(token))
         if match is None or not digests_match(match.token_digest, token):
             raise UnauthorizedError("the bearer token is not valid or has been revoked")
         org = match.organization
@@ -159,6 +163,29 @@ class TenantService:
         if not org.provisioning_enabled:
             raise ForbiddenError("provisioning is not enabled for this organization; ask support to switch it on")
         return ScimCaller(organization=org, token_id=match.token_id)
+
+    async def _find_token(self, token_digest: bytes) -> organizations.TokenMatch | None:
+        """The live token with this digest, from a short-lived per-process cache of recent matches.
+
+        Only matches are cached (an unknown token always reaches the database), for at most
+        ``token_cache_seconds``: a revocation or an organization switched off elsewhere takes effect within that
+        time; one made through this process at once.
+        """
+        now = time.monotonic()
+        cached = self._matches.get(token_digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+
+        async with self._pool.acquire() as connection:
+            match = await organizations.find_by_token_digest(connection, token_digest)
+        if match is not None and self._cache_seconds > 0:
+            if len(self._matches) >= _TOKEN_CACHE_SIZE:
+                self._matches.clear()
+            self._matches[token_digest] = (now + self._cache_seconds, match)
+        return match
+
+
+_TOKEN_CACHE_SIZE = 10_000
 
 
 def _entry(action: str, org_id: UUID, actor: Actor, detail: Mapping[str, object]) -> audit.AuditEntry:
