@@ -3,13 +3,13 @@ from __future__ import annotations
 import datetime
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import msgspec
 import pytest
 from arq.connections import ArqRedis
 
-from shared.db import Pool
+from shared.db import Pool, create_pool
 from shared.domain import Actor, Organization, UserAttributes
 from shared.events import EVENT_DECODER, EventData, UserDeactivated, UserSnapshot
 from shared.queue import open_queue
@@ -19,14 +19,31 @@ from shared.services.provisioning import ProvisioningService
 from shared.services.tenants import TenantService
 from shared.settings import Settings
 from tests.conftest import TestServices
+from tests.support.databases import fresh_database
 
 SCIM = Actor(type="scim_token", id="tests")
 
 
+@pytest.fixture(scope="module")
+def outbox_database(test_services: TestServices) -> Iterator[str]:
+    # The API of the end-to-end tests runs a relay on the run's database; these tests need an outbox of their own.
+    with fresh_database(test_services.database_url, "relay") as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="module")
+async def db_pool(outbox_database: str) -> AsyncIterator[Pool]:
+    pool = await create_pool(outbox_database, min_size=1, max_size=8)
+    yield pool
+    await pool.close()
+
+
 @pytest.fixture
-def relay_settings(test_services: TestServices) -> Settings:
+def relay_settings(test_services: TestServices, outbox_database: str) -> Settings:
     # Each test gets its own stream and queue, so counts are exact.
-    return test_services.settings(redis_prefix=f"{test_services.redis_prefix}relay-{secrets.token_hex(3)}:")
+    return test_services.settings(
+        database_url=outbox_database, redis_prefix=f"{test_services.redis_prefix}relay-{secrets.token_hex(3)}:"
+    )
 
 
 @pytest.fixture
