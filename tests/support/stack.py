@@ -51,6 +51,7 @@ class ServiceProcess:
         self.log_path = log_path
         self.port = port
         self.process: subprocess.Popen[bytes] | None = None
+        self._log_start = 0
 
     @property
     def base_url(self) -> str:
@@ -61,6 +62,7 @@ class ServiceProcess:
         if self.port is not None:
             env.update(HOST="127.0.0.1", PORT=str(self.port))
         log = self.log_path.open("ab")
+        self._log_start = log.tell()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.scimctl", self.command],
             env=env,
@@ -76,7 +78,12 @@ class ServiceProcess:
         if self.command == "api":
             wait_until(self._api_answers, timeout=_START_TIMEOUT, interval=0.1, what=f"the API on port {self.port}")
         elif self.command == "worker":
-            wait_until(lambda: b"worker_started" in self.log(), timeout=_START_TIMEOUT, interval=0.1, what="the worker")
+            wait_until(self._worker_started, timeout=_START_TIMEOUT, interval=0.1, what="the worker")
+
+    def _worker_started(self) -> bool:
+        # Only this start counts: a restarted worker appends to the log of the one before.
+        self._check_alive()
+        return b"worker_started" in self.log()[self._log_start :]
 
     def _api_answers(self) -> bool:
         self._check_alive()
@@ -89,6 +96,10 @@ class ServiceProcess:
         if self.process is not None and self.process.poll() is not None:
             tail = self.log()[-4000:].decode(errors="replace")
             raise AssertionError(f"scimctl {self.command} exited with {self.process.returncode}:\n{tail}")
+
+    def alive(self) -> bool:
+        """The process was started and has not exited."""
+        return self.process is not None and self.process.poll() is None
 
     def log(self) -> bytes:
         try:
