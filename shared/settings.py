@@ -80,7 +80,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     worker_retry_base_seconds: PositiveFloat = 0.5
     """SCIM_WORKER_RETRY_BASE_SECONDS: first retry delay; doubles on each attempt."""
     job_timeout_seconds: Positive = 15
-    """SCIM_JOB_TIMEOUT_SECONDS: longest a job may run; a job of a killed worker is taken over after this + 10 s."""
+    """SCIM_JOB_TIMEOUT_SECONDS: longest a job may run before it is retried; a killed worker's job restarts after
+    this + 12 s."""
     worker_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
     """SCIM_WORKER_METRICS_PORT: port of the worker's Prometheus endpoint (0: none)."""
     reconcile_seconds: Positive = 30

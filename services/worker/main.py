@@ -11,7 +11,7 @@ from arq.cron import CronJob
 from arq.worker import Function, func
 from prometheus_client import start_http_server
 
-from services.worker.jobs import apply_event, reconcile
+from services.worker.jobs import JOB_DEADLINE_MARGIN_SECONDS, apply_event, reconcile
 from shared.db import create_pool
 from shared.queue import decode_job, encode_job
 from shared.relay import APPLY_EVENT
@@ -71,7 +71,8 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "queue_name": settings.queue_name,
         "max_jobs": settings.worker_concurrency,
         "max_tries": settings.worker_max_tries + 1,
-        "job_timeout": settings.job_timeout_seconds,
+        # The job gives up at its own deadline and records the failure; ARQ's is a backstop a little later.
+        "job_timeout": settings.job_timeout_seconds + JOB_DEADLINE_MARGIN_SECONDS,
         "cron_jobs": [reconciler],
         "ctx": {"settings": settings},
         "health_check_key": f"{settings.queue_name}:health-check",
