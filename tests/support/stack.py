@@ -6,18 +6,19 @@ to a file under the test's temporary directory, and can be stopped, killed with 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 
-__all__ = ["ServiceProcess", "free_port", "wait_until"]
+__all__ = ["ServiceProcess", "eventually", "free_port", "wait_until"]
 
 _START_TIMEOUT = 60.0
 
@@ -40,6 +41,18 @@ def wait_until(
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+async def eventually(
+    condition: Callable[[], Awaitable[bool]], *, within: float, interval: float = 0.05, what: str = "condition"
+) -> None:
+    """Await ``condition`` until it is true; fail the test with ``what`` after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await condition():
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {within} s waiting for {what}")
 
 
 class ServiceProcess:
