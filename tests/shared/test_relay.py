@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import secrets
 import uuid
@@ -7,7 +9,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import msgspec
 import pytest
+import redis.exceptions
 from arq.connections import ArqRedis
+from prometheus_client import REGISTRY
 
 from shared.db import Pool, create_pool
 from shared.domain import Actor, Organization, UserAttributes
@@ -20,6 +24,7 @@ from shared.services.tenants import TenantService
 from shared.settings import Settings
 from tests.conftest import TestServices
 from tests.support.databases import fresh_database
+from tests.support.stack import eventually, free_port
 
 SCIM = Actor(type="scim_token", id="tests")
 
@@ -178,3 +183,66 @@ def test_stream_fields_round_trip_through_the_event_decoder() -> None:
     document = {**fields, "version": int(fields["version"]), "data": msgspec.json.decode(fields["data"])}
 
     assert EVENT_DECODER.decode(msgspec.json.encode(document)) == event
+
+
+def _sample(name: str) -> float:
+    value = REGISTRY.get_sample_value(name)
+    assert value is not None, name
+    return value
+
+
+async def test_the_backlog_is_measured_while_redis_is_unreachable(
+    db_pool: Pool, relay_settings: Settings, org: Organization
+) -> None:
+    unreachable = msgspec.structs.replace(relay_settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    queue = open_queue(unreachable)
+    relay = OutboxRelay(db_pool, queue, unreachable)
+    await _user_with_three_events(db_pool, org)
+
+    try:
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await relay.run_round()
+    finally:
+        await queue.aclose()
+
+    assert _sample("scim_outbox_backlog") >= 3
+    assert _sample("scim_outbox_oldest_pending_seconds") > 0
+
+
+async def test_a_round_that_fails_unexpectedly_is_retried_and_the_relay_keeps_running(
+    db_pool: Pool, queue: ArqRedis, relay_settings: Settings, org: Organization
+) -> None:
+    relay = OutboxRelay(db_pool, queue, relay_settings)
+    await _flush_outbox(db_pool, relay)
+    failures_before = _sample("scim_relay_failures_total")
+    unreadable = uuid.uuid4()
+    async with db_pool.acquire() as connection:
+        await connection.execute(
+            """
+            INSERT INTO events (id, type, org_id, user_id, version, occurred_at, data)
+            VALUES ($1, 'user.created', $2, $3, 1, now(), '{}'::jsonb)
+            """,
+            unreadable,
+            org.id,
+            uuid.uuid4(),
+        )
+
+    async def failed() -> bool:
+        return _sample("scim_relay_failures_total") > failures_before
+
+    running = asyncio.create_task(relay.run())
+    try:
+        await eventually(failed, within=10, what="a failed round")
+        assert not running.done()
+        async with db_pool.acquire() as connection:
+            await connection.execute("DELETE FROM events WHERE id = $1", unreadable)
+        user_id = await _user_with_three_events(db_pool, org)
+
+        async def published() -> bool:
+            return await _stream_versions(queue, relay_settings, user_id) == [1, 2, 3]
+
+        await eventually(published, within=15, what="the relay to publish again")
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
