@@ -246,3 +246,64 @@ async def test_a_round_that_fails_unexpectedly_is_retried_and_the_relay_keeps_ru
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+
+
+async def test_several_relays_on_one_outbox_keep_each_users_events_in_order_and_lose_none(
+    db_pool: Pool, queue: ArqRedis, relay_settings: Settings, org: Organization
+) -> None:
+    await _flush_outbox(db_pool, OutboxRelay(db_pool, queue, relay_settings))
+    service = ProvisioningService(db_pool)
+    users = []
+    for _ in range(20):  # a backlog first: five events per user waiting when the relays start
+        email = f"many.{secrets.token_hex(4)}@example.com"
+        user = await service.create(org, UserAttributes(user_name=email, email=email), SCIM)
+        for active in (False, True, False, True):
+            await service.change(org.id, str(user.id), _set_active(active), SCIM)
+        users.append(user)
+    small_batches = msgspec.structs.replace(relay_settings, relay_batch_size=3)
+    relays = [OutboxRelay(db_pool, queue, small_batches) for _ in range(6)]
+    writes_done = asyncio.Event()
+
+    async def write(user_id: uuid.UUID) -> None:  # then more while they run
+        for active in (False, True):
+            await service.change(org.id, str(user_id), _set_active(active), SCIM)
+
+    async def relay_until_done(relay: OutboxRelay) -> int:
+        total = 0
+        while True:
+            published = await relay.drain()
+            total += published
+            if writes_done.is_set() and not published:
+                return total
+            await asyncio.sleep(0.005)
+
+    relaying = [asyncio.create_task(relay_until_done(relay)) for relay in relays]
+    await asyncio.gather(*(write(user.id) for user in users))
+    writes_done.set()
+    per_relay = await asyncio.gather(*relaying)
+
+    assert sum(per_relay) == 140
+    assert sum(1 for count in per_relay if count) > 1, per_relay
+    for user in users:
+        assert await _stream_versions(queue, relay_settings, str(user.id)) == [1, 2, 3, 4, 5, 6, 7]
+    assert await queue.zcard(relay_settings.queue_name) == 140
+
+
+async def test_while_one_relay_holds_a_users_event_another_publishes_none_of_its_later_ones(
+    db_pool: Pool, queue: ArqRedis, relay_settings: Settings, org: Organization
+) -> None:
+    first = OutboxRelay(db_pool, queue, relay_settings)
+    second = OutboxRelay(db_pool, queue, relay_settings)
+    await _flush_outbox(db_pool, first)
+    user_id = await _user_with_three_events(db_pool, org)
+
+    async with db_pool.acquire() as connection, connection.transaction():
+        held = await events.claim_unpublished(connection, 10)
+        published_meanwhile = await second.drain()
+        await first._send(held)
+        await events.mark_published(connection, [event.id for event in held])
+    published_after = await second.drain()
+
+    assert [event.version for event in held] == [1]
+    assert (published_meanwhile, published_after) == (0, 2)
+    assert await _stream_versions(queue, relay_settings, user_id) == [1, 2, 3]
