@@ -1,20 +1,22 @@
 import contextlib
+import random
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.scim.ast import And, AttrPath, Compare, Filter, Not, Or, PatchPath, Present, ValuePath
+from shared.scim.ast import And, AttrPath, Compare, CompareOp, Filter, Literal_, Not, Or, PatchPath, Present, ValuePath
 from shared.scim.errors import InvalidFilterError, InvalidPathError, InvalidValueError
 from shared.scim.filter import parse_attribute_list, parse_filter, parse_path
 from shared.scim.schema import ENTERPRISE_USER_URN
+from tests.shared.scim.strategies import FILTERS, render
 
 USER_NAME = AttrPath(attr="userName")
 EMAILS = AttrPath(attr="emails")
 
 
-def compare(attr: str, op: str, value: object, *, sub: str | None = None, urn: str | None = None) -> Compare:
-    return Compare(path=AttrPath(attr=attr, sub=sub, urn=urn), op=op, value=value)  # type: ignore[arg-type]  # test tables spell operators as str
+def compare(attr: str, op: CompareOp, value: Literal_, *, sub: str | None = None, urn: str | None = None) -> Compare:
+    return Compare(path=AttrPath(attr=attr, sub=sub, urn=urn), op=op, value=value)
 
 
 def present(attr: str, *, sub: str | None = None) -> Present:
@@ -437,3 +439,11 @@ def test_parse_path_raises_only_invalid_path(text: str) -> None:
 def test_parse_attribute_list_raises_only_invalid_value(text: str) -> None:
     with contextlib.suppress(InvalidValueError):
         parse_attribute_list(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(filter_=FILTERS, chance=st.randoms(use_true_random=False))
+def test_parse_filter_reads_back_any_rendered_filter(filter_: Filter, chance: random.Random) -> None:
+    text = render(filter_, chance)
+
+    assert parse_filter(text, max_depth=64) == filter_, text

@@ -201,7 +201,7 @@ def test_evaluate_treats_ne_as_the_negation_of_eq() -> None:
     [
         pytest.param("ABC", "abc", id="ascii"),
         pytest.param("ÉCOLE", "école", id="latin"),
-        pytest.param("ΟΔΟΣ", "οδοσ", id="no-final-sigma"),
+        pytest.param("ΨΩΣ", "ψωσ", id="no-final-sigma"),
         pytest.param("İSTANBUL", "istanbul", id="dotted-capital-i-stays-one-character"),
     ],
 )
