@@ -75,6 +75,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     """SCIM_STREAM_MAX_AGE_SECONDS: entries older than this are trimmed (0: no age cap)."""
     worker_concurrency: Positive = 10
     """SCIM_WORKER_CONCURRENCY: jobs one worker process runs at once."""
+    worker_poll_seconds: PositiveFloat = 0.5
+    """SCIM_WORKER_POLL_SECONDS: how often a worker looks for new jobs; its share of the deactivation-to-effect
+    latency (see bench/README.md)."""
     worker_max_tries: Positive = 8
     """SCIM_WORKER_MAX_TRIES: attempts of one job before it is dead-lettered."""
     worker_retry_base_seconds: PositiveFloat = 0.5
@@ -148,6 +151,7 @@ ENVIRONMENT: dict[str, str] = {
     "stream_max_length": "SCIM_STREAM_MAX_LENGTH",
     "stream_max_age_seconds": "SCIM_STREAM_MAX_AGE_SECONDS",
     "worker_concurrency": "SCIM_WORKER_CONCURRENCY",
+    "worker_poll_seconds": "SCIM_WORKER_POLL_SECONDS",
     "worker_max_tries": "SCIM_WORKER_MAX_TRIES",
     "worker_retry_base_seconds": "SCIM_WORKER_RETRY_BASE_SECONDS",
     "job_timeout_seconds": "SCIM_JOB_TIMEOUT_SECONDS",

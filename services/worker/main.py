@@ -71,6 +71,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
     return {
         "queue_name": settings.queue_name,
         "max_jobs": settings.worker_concurrency,
+        "poll_delay": settings.worker_poll_seconds,
         "max_tries": settings.worker_max_tries + 1,
         # The job gives up at its own deadline and records the failure; ARQ's is a backstop a little later.
         "job_timeout": settings.job_timeout_seconds + JOB_DEADLINE_MARGIN_SECONDS,

@@ -1,4 +1,4 @@
-"""The worker process outlives Redis: it keeps running while Redis is down and takes jobs again once it is back."""
+"""The worker process: its ARQ options, and how it outlives Redis (running on, and taking jobs again after)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from uuid import UUID
 import pytest
 
 from services.scimctl.embedded import EmbeddedRedis
+from services.worker.jobs import JOB_DEADLINE_MARGIN_SECONDS
+from services.worker.main import worker_options
 from shared.db import Pool, create_pool
 from shared.domain import Actor, UserAttributes
 from shared.queue import open_queue
@@ -19,8 +21,6 @@ from shared.services.tenants import TenantService
 from tests.conftest import TestServices
 from tests.support.databases import fresh_database
 from tests.support.stack import ServiceProcess, eventually, wait_until
-
-pytestmark = pytest.mark.e2e
 
 SCIM = Actor(type="scim_token", id="tests")
 
@@ -57,6 +57,7 @@ async def _created_event(pool: Pool) -> UUID:
     return event_id
 
 
+@pytest.mark.e2e
 async def test_the_worker_keeps_running_while_redis_is_down_and_takes_jobs_again_after(
     test_services: TestServices, valkey: EmbeddedRedis, database: str, pool: Pool, tmp_path: Path
 ) -> None:
@@ -87,3 +88,15 @@ async def test_the_worker_keeps_running_while_redis_is_down_and_takes_jobs_again
         worker.stop()
     assert worker.process is not None
     assert worker.process.returncode == 0
+
+
+def test_the_worker_options_come_from_the_settings(test_services: TestServices) -> None:
+    settings = test_services.settings(
+        worker_concurrency=3, worker_poll_seconds=0.05, worker_max_tries=4, job_timeout_seconds=7
+    )
+
+    options = worker_options(settings)
+
+    assert (options["max_jobs"], options["poll_delay"], options["max_tries"]) == (3, 0.05, 5)
+    assert options["job_timeout"] == 7 + JOB_DEADLINE_MARGIN_SECONDS
+    assert options["queue_name"] == settings.queue_name
