@@ -4,7 +4,8 @@ Each round locks a bounded batch of unpublished events (``FOR UPDATE SKIP LOCKED
 a relay), appends each to the stream, enqueues its worker job under the event id, and marks the batch published
 in the same transaction. A crash or a Redis failure before the commit leaves the rows unpublished, so they go
 out again: delivery is at least once, never lost. The relay sleeps until PostgreSQL notifies a new event
-(``LISTEN``), or until the polling interval passes, whichever comes first.
+(``LISTEN``), or until the polling interval passes, whichever comes first. A round that fails, for whatever
+reason, is logged and tried again with back-off; the relay itself never stops while its process runs.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ APPLY_EVENT = "apply_event"
 _CHANNEL = "scim_outbox"
 _TRIM_EVERY_SECONDS = 60.0
 _MAX_BACKOFF_SECONDS = 10.0
+_OUTAGES = (OSError, redis.exceptions.RedisError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def stream_fields(event: Event) -> dict[str, str]:
@@ -80,6 +82,19 @@ class OutboxRelay:
             total += published
         return total
 
+    async def run_round(self) -> int:
+        """Drain the outbox and trim the stream; return how many events went out.
+
+        The backlog metrics are updated even when publishing fails: a Redis outage is when they matter.
+        """
+        try:
+            published = await self.drain()
+            await self._maybe_trim()
+        finally:
+            with contextlib.suppress(*_OUTAGES):
+                await self._observe_backlog()
+        return published
+
     async def run(self) -> None:
         """Relay forever: drain, then wait for a notification or the polling interval."""
         listener = asyncio.create_task(self._listen(), name="outbox-listener")
@@ -88,14 +103,15 @@ class OutboxRelay:
             while True:
                 self._wake.clear()
                 try:
-                    published = await self.drain()
-                    await self._maybe_trim()
-                    await self._observe_backlog()
-                except (OSError, redis.exceptions.RedisError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    published = await self.run_round()
+                except Exception as exc:
                     failures += 1
                     metrics.RELAY_FAILURES.inc()
                     delay = min(_MAX_BACKOFF_SECONDS, 0.25 * 2 ** min(failures, 6))
-                    logger.warning("relay_round_failed", error=type(exc).__name__, retry_in=delay)
+                    if isinstance(exc, _OUTAGES):
+                        logger.warning("relay_round_failed", error=type(exc).__name__, retry_in=delay)
+                    else:
+                        logger.exception("relay_round_crashed", error=type(exc).__name__, retry_in=delay)
                     await asyncio.sleep(delay)
                     continue
                 if failures:

@@ -78,12 +78,16 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     """SCIM_STREAM_MAX_AGE_SECONDS: entries older than this are trimmed (0: no age cap)."""
     worker_concurrency: Positive = 10
     """SCIM_WORKER_CONCURRENCY: jobs one worker process runs at once."""
+    worker_poll_seconds: PositiveFloat = 0.5
+    """SCIM_WORKER_POLL_SECONDS: how often a worker looks for new jobs; its share of the deactivation-to-effect
+    latency (see bench/README.md)."""
     worker_max_tries: Positive = 8
     """SCIM_WORKER_MAX_TRIES: attempts of one job before it is dead-lettered."""
     worker_retry_base_seconds: PositiveFloat = 0.5
     """SCIM_WORKER_RETRY_BASE_SECONDS: first retry delay; doubles on each attempt."""
     job_timeout_seconds: Positive = 15
-    """SCIM_JOB_TIMEOUT_SECONDS: longest a job may run; a job of a killed worker is taken over after this + 10 s."""
+    """SCIM_JOB_TIMEOUT_SECONDS: longest a job may run before it is retried; a killed worker's job restarts after
+    this + 12 s."""
     worker_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
     """SCIM_WORKER_METRICS_PORT: port of the worker's Prometheus endpoint (0: none)."""
     reconcile_seconds: Positive = 30
@@ -151,6 +155,7 @@ ENVIRONMENT: dict[str, str] = {
     "stream_max_length": "SCIM_STREAM_MAX_LENGTH",
     "stream_max_age_seconds": "SCIM_STREAM_MAX_AGE_SECONDS",
     "worker_concurrency": "SCIM_WORKER_CONCURRENCY",
+    "worker_poll_seconds": "SCIM_WORKER_POLL_SECONDS",
     "worker_max_tries": "SCIM_WORKER_MAX_TRIES",
     "worker_retry_base_seconds": "SCIM_WORKER_RETRY_BASE_SECONDS",
     "job_timeout_seconds": "SCIM_JOB_TIMEOUT_SECONDS",

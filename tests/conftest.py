@@ -7,7 +7,6 @@ end, and uses its own Redis key prefix, so runs never see each other's data.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import tempfile
@@ -34,7 +33,6 @@ class TestServices(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str
     redis_url: str
     redis_prefix: str
-    admin_database_url: str
 
     def settings(self, **overrides: Any) -> Settings:
         """Settings for a process of this run (API, worker, relay)."""
@@ -82,27 +80,13 @@ def test_services() -> Iterator[TestServices]:
     dsn = create_database(admin_dsn, database)
     try:
         migrate(dsn)
-        yield TestServices(
-            database_url=dsn, redis_url=redis_url, redis_prefix=f"test-{run}:", admin_database_url=admin_dsn
-        )
+        yield TestServices(database_url=dsn, redis_url=redis_url, redis_prefix=f"test-{run}:")
     finally:
         drop_database(admin_dsn, database)
         if embedded_redis is not None:
             embedded_redis.stop()
         if embedded_pg is not None:
             embedded_pg.stop()
-
-
-@contextlib.contextmanager
-def private_database(test_services: TestServices) -> Iterator[TestServices]:
-    """A database of its own, for tests whose assertions the relay and worker of the live stack would disturb."""
-    database = f"scim_test_private_{secrets.token_hex(4)}"
-    dsn = create_database(test_services.admin_database_url, database)
-    try:
-        migrate(dsn)
-        yield msgspec.structs.replace(test_services, database_url=dsn)
-    finally:
-        drop_database(test_services.admin_database_url, database)
 
 
 @pytest.fixture(scope="session")

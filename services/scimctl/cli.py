@@ -106,10 +106,10 @@ def api() -> None:
 
 @cli.command()
 def worker() -> None:
-    """Run the ARQ worker that applies event side effects (SCIM_WORKER_CONCURRENCY jobs at once)."""
-    from arq.worker import run_worker  # noqa: PLC0415 - only this command needs the worker
+    """Run the ARQ worker that applies event side effects (SCIM_WORKER_CONCURRENCY jobs at once).
 
-    from services.worker.main import WorkerSettings, worker_options  # noqa: PLC0415
+    It keeps running while Redis is unreachable and picks up jobs again once Redis answers."""
+    from services.worker.main import serve  # noqa: PLC0415 - only this command needs the worker
 
     settings = _settings()
     _require_services(settings)
@@ -117,7 +117,7 @@ def worker() -> None:
     if settings.log_level != "debug":
         # ARQ logs two lines per job; the worker's own job_done line is the one summary per job.
         logging.getLogger("arq.worker").setLevel(logging.WARNING)
-    run_worker(WorkerSettings, **worker_options(settings))  # type: ignore[arg-type]  # arq accepts a settings class
+    asyncio.run(serve(settings))
 
 
 @cli.group()

@@ -77,11 +77,16 @@ class EmbeddedPostgres:
 
 
 class EmbeddedRedis:
-    """A Valkey server with its data in ``data_dir``, on the first free TCP port from 16379."""
+    """A Valkey server with its data in ``data_dir``, on ``port`` or else the first free TCP port from 16379.
 
-    def __init__(self, data_dir: Path, *, persist: bool = True) -> None:
+    Once started, the server keeps its port: ``stop()`` then ``start()`` brings it back at the same URL (with its
+    data, when ``persist`` keeps an append-only file), as a Redis restart would.
+    """
+
+    def __init__(self, data_dir: Path, *, persist: bool = True, port: int | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.persist = persist
+        self.port = port
         self._server: Any = None
 
     def start(self) -> str:
@@ -91,13 +96,14 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._stop_orphan()
         options: dict[str, Any] = {"appendonly": "yes"} if self.persist else {"save": "", "appendonly": "no"}
-        self._server = ValkeyServer(data_dir=self.data_dir, persist=self.persist, **options)
+        self._server = ValkeyServer(port=self.port, data_dir=self.data_dir, persist=self.persist, **options)
         self._server.start()
+        self.port = int(self._server.port)
         process = getattr(self._server, "_process", None)
         if process is not None:
             (self.data_dir / _OWNER_FILE).write_text(json.dumps({"server_pid": process.pid, "owner_pid": os.getpid()}))
-        url = f"redis://127.0.0.1:{self._server.port}/0"
-        logger.info("embedded_redis_started", port=self._server.port)
+        url = f"redis://127.0.0.1:{self.port}/0"
+        logger.info("embedded_redis_started", port=self.port)
         return url
 
     def stop(self) -> None:

@@ -1,12 +1,15 @@
 """Worker jobs: thin wrappers that call the shared effects service.
 
 ``apply_event`` is keyed by event id; it retries with exponential back-off and, after the last attempt, records
-a dead letter with the error. ``reconcile`` (a cron job) re-enqueues published events whose outcome was never
-recorded, so a job that ARQ dropped, expired or lost with a killed worker still runs.
+a dead letter with the error. A run that does not finish within ``SCIM_JOB_TIMEOUT_SECONDS`` is a failed attempt
+like any other (ARQ's own timeout is a backstop set a little later, so the job still gets to record it).
+``reconcile`` (a cron job) re-enqueues published events whose outcome was never recorded, so a job that ARQ
+dropped, expired or lost with a killed worker still runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -22,11 +25,14 @@ from shared.repositories import events
 from shared.services.effects import EffectsService
 from shared.settings import Settings
 
-__all__ = ["apply_event", "reconcile"]
+__all__ = ["JOB_DEADLINE_MARGIN_SECONDS", "apply_event", "reconcile"]
 
 logger = structlog.get_logger(__name__)
 
 _REDRIVE_BATCH = 1000
+
+JOB_DEADLINE_MARGIN_SECONDS = 2
+"""How much later than the job's own deadline ARQ cancels it: time left to record a retry or a dead letter."""
 
 
 async def apply_event(ctx: dict[str, Any], event_id: str) -> None:
@@ -37,13 +43,16 @@ async def apply_event(ctx: dict[str, Any], event_id: str) -> None:
     started = time.perf_counter()
     structlog.contextvars.bind_contextvars(job_id=ctx.get("job_id"), event_id=event_id)
     try:
-        result = await effects.apply(UUID(event_id), attempt=attempt)
+        async with asyncio.timeout(settings.job_timeout_seconds):
+            result = await effects.apply(UUID(event_id), attempt=attempt)
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
+        error = _describe(exc, settings)
         if attempt >= settings.worker_max_tries:
-            await effects.dead_letter(UUID(event_id), attempts=attempt, error=error)
-            metrics.JOBS.labels(outcome="dead_lettered").inc()
-            logger.warning("job_dead_lettered", attempts=attempt, error=type(exc).__name__)
+            if await effects.dead_letter(UUID(event_id), attempts=attempt, error=error):
+                metrics.JOBS.labels(outcome="dead_lettered").inc()
+                logger.warning("job_dead_lettered", attempts=attempt, error=type(exc).__name__)
+            else:
+                logger.debug("job_failed_after_outcome_recorded", attempts=attempt, error=type(exc).__name__)
             return
         delay = settings.worker_retry_base_seconds * 2 ** (attempt - 1)
         metrics.JOBS.labels(outcome="retried").inc()
@@ -67,6 +76,12 @@ async def apply_event(ctx: dict[str, Any], event_id: str) -> None:
         attempt=attempt,
         seconds=round(time.perf_counter() - started, 4),
     )
+
+
+def _describe(exc: Exception, settings: Settings) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"TimeoutError: no outcome within {settings.job_timeout_seconds} s"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 async def reconcile(ctx: dict[str, Any]) -> int:

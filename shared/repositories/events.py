@@ -126,19 +126,24 @@ async def record_applied(connection: Connection, event_id: UUID, *, effects: lis
     await _settle(connection, event_id)
 
 
-async def record_dead(connection: Connection, event_id: UUID, *, attempts: int, error: str) -> None:
-    """Record that the event's side effects failed after the last retry (unless it was applied meanwhile)."""
-    await connection.execute(
+async def record_dead(connection: Connection, event_id: UUID, *, attempts: int, error: str) -> bool:
+    """Record that the event's side effects failed after the last retry, unless an outcome is already recorded.
+
+    Returns whether this call recorded it (False when the event was applied, or dead-lettered, before).
+    """
+    recorded: bool | None = await connection.fetchval(
         """
         INSERT INTO event_effects (event_id, outcome, attempts, error)
         VALUES ($1, 'dead', $2, $3)
         ON CONFLICT (event_id) DO NOTHING
+        RETURNING true
         """,
         event_id,
         attempts,
         error,
     )
     await _settle(connection, event_id)
+    return bool(recorded)
 
 
 async def _settle(connection: Connection, event_id: UUID) -> None:

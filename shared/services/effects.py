@@ -77,13 +77,20 @@ class EffectsService:
             sessions_revoked=revoked,
         )
 
-    async def dead_letter(self, event_id: UUID, *, attempts: int, error: str) -> None:
-        """Record that the event's effects could not be applied after the last retry."""
+    async def dead_letter(self, event_id: UUID, *, attempts: int, error: str) -> bool:
+        """Record that the event's effects could not be applied after the last retry, and audit it.
+
+        An event whose outcome is already recorded (another delivery applied it meanwhile) keeps that outcome and
+        gets no audit record; returns whether the dead letter was recorded.
+        """
         async with self._pool.acquire() as connection, connection.transaction():
-            await events.record_dead(connection, event_id, attempts=attempts, error=error[:2000])
             event = await events.get(connection, event_id)
-            if event is not None:
+            if event is None:
+                return False
+            recorded = await events.record_dead(connection, event_id, attempts=attempts, error=error[:2000])
+            if recorded:
                 await audit.append(connection, _effect_entry(event, "event.dead_lettered", {"attempts": attempts}))
+        return recorded
 
 
 def _effect_entry(event: Event, action: str, detail: dict[str, object]) -> audit.AuditEntry:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from shared.db import Pool
 from tests.conftest import LiveStack
+from tests.support.invariants import check_event_invariants
 from tests.support.shared_files import shared_dir
 
 pytestmark = pytest.mark.e2e
@@ -28,8 +30,8 @@ def _tool(name: str) -> str:
     return str(path)
 
 
-def test_scim2_tester_reports_no_failure(live_stack: LiveStack) -> None:
-    _, token = live_stack.new_tenant("scim2-tester", domains=["conformance.example.com"])
+async def test_scim2_tester_reports_no_failure(live_stack: LiveStack, db_pool: Pool) -> None:
+    org_id, token = live_stack.new_tenant("scim2-tester", domains=["conformance.example.com"])
     runner = shared_dir() / "conformance" / "run_scim2_tester.py"
     adapter = Path(__file__).with_name("scim2_tester_adapter.py")
 
@@ -45,10 +47,11 @@ def test_scim2_tester_reports_no_failure(live_stack: LiveStack) -> None:
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert summary.endswith(" skipped"), summary
     assert ", 0 failed," in summary, summary
+    await check_event_invariants(db_pool, org_id)
 
 
-def test_scim_sanity_probe_reports_no_failure(live_stack: LiveStack) -> None:
-    _, token = live_stack.new_tenant("scim-sanity")
+async def test_scim_sanity_probe_reports_no_failure(live_stack: LiveStack, db_pool: Pool) -> None:
+    org_id, token = live_stack.new_tenant("scim-sanity")
 
     result = subprocess.run(
         [
@@ -73,3 +76,4 @@ def test_scim_sanity_probe_reports_no_failure(live_stack: LiveStack) -> None:
     assert summary["failed"] == 0, result.stdout[-6000:]
     assert summary["errors"] == 0, result.stdout[-6000:]
     assert summary["passed"] >= 18, summary
+    await check_event_invariants(db_pool, org_id)

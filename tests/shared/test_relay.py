@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import secrets
 import uuid
@@ -7,7 +9,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import msgspec
 import pytest
+import redis.exceptions
 from arq.connections import ArqRedis
+from prometheus_client import REGISTRY
 
 from shared.db import Pool, create_pool
 from shared.domain import Actor, Organization, UserAttributes
@@ -18,29 +22,33 @@ from shared.repositories import events
 from shared.services.provisioning import ProvisioningService
 from shared.services.tenants import TenantService
 from shared.settings import Settings
-from tests.conftest import TestServices, private_database
+from tests.conftest import TestServices
+from tests.support.databases import fresh_database
+from tests.support.stack import eventually, free_port
 
 SCIM = Actor(type="scim_token", id="tests")
 
 
 @pytest.fixture(scope="module")
-def relay_services(test_services: TestServices) -> Iterator[TestServices]:
-    # An outbox of its own: the API processes of other tests run relays on the shared database.
-    with private_database(test_services) as services:
-        yield services
+def outbox_database(test_services: TestServices) -> Iterator[str]:
+    # The API of the end-to-end tests runs a relay on the run's database; these tests need an outbox of their own.
+    with fresh_database(test_services.database_url, "relay") as dsn:
+        yield dsn
 
 
-@pytest.fixture
-async def db_pool(relay_services: TestServices) -> AsyncIterator[Pool]:
-    pool = await create_pool(relay_services.database_url, min_size=1, max_size=4)
+@pytest.fixture(scope="module")
+async def db_pool(outbox_database: str) -> AsyncIterator[Pool]:
+    pool = await create_pool(outbox_database, min_size=1, max_size=8)
     yield pool
     await pool.close()
 
 
 @pytest.fixture
-def relay_settings(relay_services: TestServices) -> Settings:
+def relay_settings(test_services: TestServices, outbox_database: str) -> Settings:
     # Each test gets its own stream and queue, so counts are exact.
-    return relay_services.settings(redis_prefix=f"{relay_services.redis_prefix}relay-{secrets.token_hex(3)}:")
+    return test_services.settings(
+        database_url=outbox_database, redis_prefix=f"{test_services.redis_prefix}relay-{secrets.token_hex(3)}:"
+    )
 
 
 @pytest.fixture
@@ -175,3 +183,127 @@ def test_stream_fields_round_trip_through_the_event_decoder() -> None:
     document = {**fields, "version": int(fields["version"]), "data": msgspec.json.decode(fields["data"])}
 
     assert EVENT_DECODER.decode(msgspec.json.encode(document)) == event
+
+
+def _sample(name: str) -> float:
+    value = REGISTRY.get_sample_value(name)
+    assert value is not None, name
+    return value
+
+
+async def test_the_backlog_is_measured_while_redis_is_unreachable(
+    db_pool: Pool, relay_settings: Settings, org: Organization
+) -> None:
+    unreachable = msgspec.structs.replace(relay_settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    queue = open_queue(unreachable)
+    relay = OutboxRelay(db_pool, queue, unreachable)
+    await _user_with_three_events(db_pool, org)
+
+    try:
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await relay.run_round()
+    finally:
+        await queue.aclose()
+
+    assert _sample("scim_outbox_backlog") >= 3
+    assert _sample("scim_outbox_oldest_pending_seconds") > 0
+
+
+async def test_a_round_that_fails_unexpectedly_is_retried_and_the_relay_keeps_running(
+    db_pool: Pool, queue: ArqRedis, relay_settings: Settings, org: Organization
+) -> None:
+    relay = OutboxRelay(db_pool, queue, relay_settings)
+    await _flush_outbox(db_pool, relay)
+    failures_before = _sample("scim_relay_failures_total")
+    unreadable = uuid.uuid4()
+    async with db_pool.acquire() as connection:
+        await connection.execute(
+            """
+            INSERT INTO events (id, type, org_id, user_id, version, occurred_at, data)
+            VALUES ($1, 'user.created', $2, $3, 1, now(), '{}'::jsonb)
+            """,
+            unreadable,
+            org.id,
+            uuid.uuid4(),
+        )
+
+    async def failed() -> bool:
+        return _sample("scim_relay_failures_total") > failures_before
+
+    running = asyncio.create_task(relay.run())
+    try:
+        await eventually(failed, within=10, what="a failed round")
+        assert not running.done()
+        async with db_pool.acquire() as connection:
+            await connection.execute("DELETE FROM events WHERE id = $1", unreadable)
+        user_id = await _user_with_three_events(db_pool, org)
+
+        async def published() -> bool:
+            return await _stream_versions(queue, relay_settings, user_id) == [1, 2, 3]
+
+        await eventually(published, within=15, what="the relay to publish again")
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+async def test_several_relays_on_one_outbox_keep_each_users_events_in_order_and_lose_none(
+    db_pool: Pool, queue: ArqRedis, relay_settings: Settings, org: Organization
+) -> None:
+    await _flush_outbox(db_pool, OutboxRelay(db_pool, queue, relay_settings))
+    service = ProvisioningService(db_pool)
+    users = []
+    for _ in range(20):  # a backlog first: five events per user waiting when the relays start
+        email = f"many.{secrets.token_hex(4)}@example.com"
+        user = await service.create(org, UserAttributes(user_name=email, email=email), SCIM)
+        for active in (False, True, False, True):
+            await service.change(org.id, str(user.id), _set_active(active), SCIM)
+        users.append(user)
+    small_batches = msgspec.structs.replace(relay_settings, relay_batch_size=3)
+    relays = [OutboxRelay(db_pool, queue, small_batches) for _ in range(6)]
+    writes_done = asyncio.Event()
+
+    async def write(user_id: uuid.UUID) -> None:  # then more while they run
+        for active in (False, True):
+            await service.change(org.id, str(user_id), _set_active(active), SCIM)
+
+    async def relay_until_done(relay: OutboxRelay) -> int:
+        total = 0
+        while True:
+            published = await relay.drain()
+            total += published
+            if writes_done.is_set() and not published:
+                return total
+            await asyncio.sleep(0.005)
+
+    relaying = [asyncio.create_task(relay_until_done(relay)) for relay in relays]
+    await asyncio.gather(*(write(user.id) for user in users))
+    writes_done.set()
+    per_relay = await asyncio.gather(*relaying)
+
+    assert sum(per_relay) == 140
+    assert sum(1 for count in per_relay if count) > 1, per_relay
+    for user in users:
+        assert await _stream_versions(queue, relay_settings, str(user.id)) == [1, 2, 3, 4, 5, 6, 7]
+    assert await queue.zcard(relay_settings.queue_name) == 140
+
+
+async def test_while_one_relay_holds_a_users_event_another_publishes_none_of_its_later_ones(
+    db_pool: Pool, queue: ArqRedis, relay_settings: Settings, org: Organization
+) -> None:
+    first = OutboxRelay(db_pool, queue, relay_settings)
+    second = OutboxRelay(db_pool, queue, relay_settings)
+    await _flush_outbox(db_pool, first)
+    user_id = await _user_with_three_events(db_pool, org)
+
+    async with db_pool.acquire() as connection, connection.transaction():
+        held = await events.claim_unpublished(connection, 10)
+        published_meanwhile = await second.drain()
+        await first._send(held)
+        await events.mark_published(connection, [event.id for event in held])
+    published_after = await second.drain()
+
+    assert [event.version for event in held] == [1]
+    assert (published_meanwhile, published_after) == (0, 2)
+    assert await _stream_versions(queue, relay_settings, user_id) == [1, 2, 3]

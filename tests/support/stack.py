@@ -6,18 +6,19 @@ to a file under the test's temporary directory, and can be stopped, killed with 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 
-__all__ = ["ServiceProcess", "free_port", "wait_until"]
+__all__ = ["ServiceProcess", "eventually", "free_port", "wait_until"]
 
 _START_TIMEOUT = 60.0
 
@@ -42,6 +43,18 @@ def wait_until(
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+async def eventually(
+    condition: Callable[[], Awaitable[bool]], *, within: float, interval: float = 0.05, what: str = "condition"
+) -> None:
+    """Await ``condition`` until it is true; fail the test with ``what`` after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await condition():
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {within} s waiting for {what}")
+
+
 class ServiceProcess:
     """One ``scimctl`` subcommand running as a child process."""
 
@@ -51,6 +64,7 @@ class ServiceProcess:
         self.log_path = log_path
         self.port = port
         self.process: subprocess.Popen[bytes] | None = None
+        self._log_start = 0
 
     @property
     def base_url(self) -> str:
@@ -61,6 +75,7 @@ class ServiceProcess:
         if self.port is not None:
             env.update(HOST="127.0.0.1", PORT=str(self.port))
         log = self.log_path.open("ab")
+        self._log_start = log.tell()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.scimctl", self.command],
             env=env,
@@ -76,7 +91,12 @@ class ServiceProcess:
         if self.command == "api":
             wait_until(self._api_answers, timeout=_START_TIMEOUT, interval=0.1, what=f"the API on port {self.port}")
         elif self.command == "worker":
-            wait_until(lambda: b"worker_started" in self.log(), timeout=_START_TIMEOUT, interval=0.1, what="the worker")
+            wait_until(self._worker_started, timeout=_START_TIMEOUT, interval=0.1, what="the worker")
+
+    def _worker_started(self) -> bool:
+        # Only this start counts: a restarted worker appends to the log of the one before.
+        self._check_alive()
+        return b"worker_started" in self.log()[self._log_start :]
 
     def _api_answers(self) -> bool:
         self._check_alive()
@@ -89,6 +109,10 @@ class ServiceProcess:
         if self.process is not None and self.process.poll() is not None:
             tail = self.log()[-4000:].decode(errors="replace")
             raise AssertionError(f"scimctl {self.command} exited with {self.process.returncode}:\n{tail}")
+
+    def alive(self) -> bool:
+        """The process was started and has not exited."""
+        return self.process is not None and self.process.poll() is None
 
     def log(self) -> bytes:
         try:

@@ -12,22 +12,23 @@ from shared.services.access import AccessService
 from shared.services.effects import EffectsService
 from shared.services.provisioning import ProvisioningService
 from shared.services.tenants import TenantService
-from tests.conftest import TestServices, private_database
+from tests.conftest import TestServices
+from tests.support.databases import fresh_database
 
 OPERATOR = Actor(type="system", id="tests")
 SCIM = Actor(type="scim_token", id="tests", request_id="req-tests")
 
 
 @pytest.fixture(scope="package")
-def services_database(test_services: TestServices) -> Iterator[TestServices]:
+def services_database(test_services: TestServices) -> Iterator[str]:
     """These tests call the worker's effects directly: the live stack's worker must not see their events."""
-    with private_database(test_services) as services:
-        yield services
+    with fresh_database(test_services.database_url, "services") as dsn:
+        yield dsn
 
 
 @pytest.fixture
-async def db_pool(services_database: TestServices) -> AsyncIterator[Pool]:
-    pool = await create_pool(services_database.database_url, min_size=1, max_size=8)
+async def db_pool(services_database: str) -> AsyncIterator[Pool]:
+    pool = await create_pool(services_database, min_size=1, max_size=8)
     yield pool
     await pool.close()
 

@@ -140,3 +140,34 @@ async def test_dead_letter_is_recorded_with_the_error(
         )
     assert row is not None
     assert (row["outcome"], row["attempts"], row["error"]) == ("dead", 8, "OSError: connection refused")
+
+
+async def test_a_dead_letter_after_the_event_was_applied_keeps_the_applied_outcome_and_audits_nothing(
+    effects: EffectsService, access: AccessService, provisioning: ProvisioningService, org: Organization, db_pool: Pool
+) -> None:
+    user = await provision(provisioning, org)
+    await access.sign_in(org.id, user.attributes.email)
+    await provisioning.change(org.id, str(user.id), set_active(False), SCIM)
+    event_id = await _latest_event(db_pool, user.id)
+    await effects.apply(event_id)
+
+    recorded = await effects.dead_letter(event_id, attempts=8, error="TimeoutError: no outcome within 15 s")
+
+    assert not recorded
+    assert await _audit_actions(db_pool, user.id) == ["member.removed", "sessions.revoked"]
+    async with db_pool.acquire() as connection:
+        outcome = await connection.fetchval("SELECT outcome FROM event_effects WHERE event_id = $1", event_id)
+    assert outcome == "applied"
+
+
+async def test_a_dead_letter_is_audited_once(
+    effects: EffectsService, provisioning: ProvisioningService, org: Organization, db_pool: Pool
+) -> None:
+    user = await provision(provisioning, org)
+    event_id = await _latest_event(db_pool, user.id)
+
+    first = await effects.dead_letter(event_id, attempts=8, error="OSError: connection refused")
+    second = await effects.dead_letter(event_id, attempts=9, error="OSError: connection refused")
+
+    assert (first, second) == (True, False)
+    assert await _audit_actions(db_pool, user.id) == ["event.dead_lettered"]
