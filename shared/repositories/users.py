@@ -61,6 +61,20 @@ def _record(row: asyncpg.Record) -> UserRecord:
     )
 
 
+def _attribute_values(attributes: UserAttributes) -> tuple[object, ...]:
+    """The stored attributes in column order: user_name, email, the name parts, display_name, external_id, active."""
+    return (
+        attributes.user_name,
+        attributes.email,
+        attributes.given_name,
+        attributes.family_name,
+        attributes.formatted_name,
+        attributes.display_name,
+        attributes.external_id,
+        attributes.active,
+    )
+
+
 async def insert(
     connection: Connection,
     *,
@@ -80,14 +94,7 @@ async def insert(
             """,
             user_id,
             org_id,
-            attributes.user_name,
-            attributes.email,
-            attributes.given_name,
-            attributes.family_name,
-            attributes.formatted_name,
-            attributes.display_name,
-            attributes.external_id,
-            attributes.active,
+            *_attribute_values(attributes),
             created_by,
         )
     except asyncpg.UniqueViolationError as exc:
@@ -122,14 +129,7 @@ async def update(
         RETURNING {_COLUMNS}
         """,
         user_id,
-        attributes.user_name,
-        attributes.email,
-        attributes.given_name,
-        attributes.family_name,
-        attributes.formatted_name,
-        attributes.display_name,
-        attributes.external_id,
-        attributes.active,
+        *_attribute_values(attributes),
         revoke_access,
     )
     assert row is not None  # noqa: S101 - callers hold the row lock, so the user exists

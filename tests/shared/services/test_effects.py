@@ -10,6 +10,7 @@ from shared.services.access import AccessService
 from shared.services.effects import EffectsService
 from shared.services.provisioning import ProvisioningService
 from tests.shared.services.conftest import SCIM, provision, set_active
+from tests.support.flows import worker_audit
 
 
 async def _latest_event(db_pool: Pool, user_id: UUID) -> UUID:
@@ -21,11 +22,7 @@ async def _latest_event(db_pool: Pool, user_id: UUID) -> UUID:
 
 
 async def _audit_actions(db_pool: Pool, user_id: UUID) -> list[str]:
-    async with db_pool.acquire() as connection:
-        rows = await connection.fetch(
-            "SELECT action FROM audit_log WHERE target_user_id = $1 AND actor_type = 'worker' ORDER BY id", user_id
-        )
-    return [row["action"] for row in rows]
+    return await worker_audit(db_pool, str(user_id))
 
 
 async def test_deactivation_removes_the_seat_and_revokes_sessions_once(
