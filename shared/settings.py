@@ -77,7 +77,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     stream_max_age_seconds: Annotated[int, msgspec.Meta(ge=0)] = 7 * 24 * 3600
     """SCIM_STREAM_MAX_AGE_SECONDS: entries older than this are trimmed (0: no age cap)."""
     worker_concurrency: Positive = 10
-    """SCIM_WORKER_CONCURRENCY: jobs one worker process runs at once."""
+    """SCIM_WORKER_CONCURRENCY: jobs one worker process runs at once. ARQ starts jobs only when it polls and stops
+    at this many, so 1 means about one job per SCIM_WORKER_POLL_SECONDS."""
     worker_poll_seconds: PositiveFloat = 0.5
     """SCIM_WORKER_POLL_SECONDS: how often a worker looks for new jobs; its share of the deactivation-to-effect
     latency (see bench/README.md)."""

@@ -17,6 +17,7 @@ import httpx
 import msgspec
 import pytest
 import redis.asyncio as aioredis
+from arq.constants import job_key_prefix
 
 from services.scimctl.embedded import EmbeddedRedis
 from shared.consumer import ReplayClient, StreamConsumer
@@ -396,3 +397,25 @@ async def test_a_consumer_behind_the_stream_trim_recovers_every_event_by_replay_
         current = {row["id"]: row["version"] for row in await connection.fetch("SELECT id, version FROM users")}
     for user_id, versions in downstream.versions.items():
         assert versions == list(range(1, current[user_id] + 1))
+
+
+async def test_jobs_that_redis_lost_are_re_driven_by_the_reconciler(make_stack: MakeStack) -> None:
+    stack = await make_stack("lost")
+    members = _signed_in_members(stack, 3, "lost")
+    await check_event_invariants(stack.pool, stack.org_id)
+    stack.worker.stop()
+    for member in members:
+        assert deactivate(stack, member.user_id).status_code == 200
+    await eventually(lambda: _all_published(stack.pool), within=10, what="the relay to enqueue the events")
+
+    queue = stack.queue()
+    lost = [str(event_id) for event_id in await _deactivation_ids(stack.pool, [m.user_id for m in members])]
+    assert await queue.zrem(stack.settings.queue_name, *lost) == len(lost)
+    assert await queue.delete(*(job_key_prefix + event_id for event_id in lost)) == len(lost)
+    await queue.aclose()
+    stack.worker.start()
+
+    ledger = await check_event_invariants(stack.pool, stack.org_id)
+    assert ledger.dead == 0
+    await _assert_removed_once(stack, members)
+    assert b"reconciler_redrove" in stack.worker.log()
