@@ -23,7 +23,6 @@ from arq.connections import ArqRedis
 
 from shared import metrics
 from shared.db import Pool
-from shared.events import Event
 from shared.repositories import events
 from shared.settings import Settings
 
@@ -40,16 +39,16 @@ _MAX_BACKOFF_SECONDS = 10.0
 _OUTAGES = (OSError, redis.exceptions.RedisError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-def stream_fields(event: Event) -> dict[str, str]:
-    """The stream entry of an event: the contract's fields, ``data`` as JSON text."""
+def stream_fields(entry: events.OutboxEntry) -> dict[str, str]:
+    """The stream entry of an outbox row: the contract's fields, ``data`` as JSON text."""
     return {
-        "id": str(event.id),
-        "type": str(event.__struct_config__.tag),
-        "org_id": str(event.org_id),
-        "user_id": str(event.user_id),
-        "version": str(event.version),
-        "occurred_at": event.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "data": msgspec.json.encode(event.data).decode(),
+        "id": str(entry.id),
+        "type": entry.type,
+        "org_id": str(entry.org_id),
+        "user_id": str(entry.user_id),
+        "version": str(entry.version),
+        "occurred_at": entry.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "data": msgspec.json.encode(entry.data).decode(),
     }
 
 
@@ -72,7 +71,7 @@ class OutboxRelay:
             await self._send(batch)
             await events.mark_published(connection, [event.id for event in batch])
         for event in batch:
-            metrics.EVENTS_PUBLISHED.labels(type=str(event.__struct_config__.tag)).inc()
+            metrics.EVENTS_PUBLISHED.labels(type=event.type).inc()
         return len(batch)
 
     async def drain(self) -> int:
@@ -126,7 +125,7 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
 
-    async def _send(self, batch: list[Event]) -> None:
+    async def _send(self, batch: list[events.OutboxEntry]) -> None:
         stream = self._settings.stream_key
         max_length = self._settings.stream_max_length or None
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -40,7 +40,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     admin_token: str | None = None
     """SCIM_ADMIN_TOKEN: bearer token of the internal ``/api/v1``; unset disables that API."""
     redis_prefix: str = ""
-    """SCIM_REDIS_PREFIX: prefix of every Redis key the service owns (stream, queue)."""
+    """SCIM_REDIS_PREFIX: prefix of the stream and the job queue. ARQ's per-job keys (``arq:job:<event id>`` and
+    the like) are not prefixed; event ids are unique, so deployments sharing a Redis do not collide."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """SCIM_LOG_LEVEL."""
     log_format: Literal["json", "console"] = "json"
@@ -79,9 +80,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     worker_concurrency: Positive = 10
     """SCIM_WORKER_CONCURRENCY: jobs one worker process runs at once. ARQ starts jobs only when it polls and stops
     at this many, so 1 means about one job per SCIM_WORKER_POLL_SECONDS."""
-    worker_poll_seconds: PositiveFloat = 0.5
-    """SCIM_WORKER_POLL_SECONDS: how often a worker looks for new jobs; its share of the deactivation-to-effect
-    latency (see bench/README.md)."""
+    worker_poll_seconds: PositiveFloat = 0.05
+    """SCIM_WORKER_POLL_SECONDS: how often a worker looks for new jobs (ARQ's own default is 0.5); it is most of
+    the deactivation-to-effect latency (see bench/README.md), and 20 polls a second cost Redis next to nothing."""
     worker_max_tries: Positive = 8
     """SCIM_WORKER_MAX_TRIES: attempts of one job before it is dead-lettered."""
     worker_retry_base_seconds: PositiveFloat = 0.5

@@ -71,6 +71,7 @@ async def apply_event(ctx: dict[str, Any], event_id: str) -> None:
     logger.info(
         "job_done",
         event_id=event_id,
+        org_id=str(result.org_id),
         type=result.event_type,
         effects=list(result.effects),
         attempt=attempt,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -14,6 +14,7 @@ from shared.events import Event
 
 __all__ = [
     "EffectRecord",
+    "OutboxEntry",
     "append",
     "claim_unpublished",
     "get",
@@ -44,22 +45,52 @@ def _event(row: asyncpg.Record) -> Event:
 
 async def append(connection: Connection, event: Event) -> None:
     """Add an event to the outbox, in the caller's transaction (the write it describes)."""
+    row = OutboxEntry.of(event)
     await connection.execute(
         """
         INSERT INTO events (id, type, org_id, user_id, version, occurred_at, data)
         VALUES ($1, $2, $3, $4, $5, $6, $7)
         """,
-        event.id,
-        event.__struct_config__.tag,
-        event.org_id,
-        event.user_id,
-        event.version,
-        event.occurred_at,
-        msgspec.to_builtins(event.data),
+        row.id,
+        row.type,
+        row.org_id,
+        row.user_id,
+        row.version,
+        row.occurred_at,
+        row.data,
     )
 
 
-async def claim_unpublished(connection: Connection, limit: int) -> list[Event]:
+class OutboxEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """An outbox row as the relay publishes it: the stored columns, not decoded into an event class.
+
+    The relay only moves rows; it does not need to understand them. A row written by a newer release of the service
+    (a new field, a new event type, during a rolling deploy) still goes out instead of stalling the outbox.
+    """
+
+    id: UUID
+    type: str
+    org_id: UUID
+    user_id: UUID
+    version: int
+    occurred_at: datetime
+    data: Any
+
+    @classmethod
+    def of(cls, event: Event) -> OutboxEntry:
+        """The row that records ``event``."""
+        return cls(
+            id=event.id,
+            type=str(event.__struct_config__.tag),
+            org_id=event.org_id,
+            user_id=event.user_id,
+            version=event.version,
+            occurred_at=event.occurred_at,
+            data=msgspec.to_builtins(event.data),
+        )
+
+
+async def claim_unpublished(connection: Connection, limit: int) -> list[OutboxEntry]:
     """Lock up to ``limit`` unpublished events that may go out now, oldest first.
 
     An event is held back while an earlier version of the same user is still unpublished, so each user's events
@@ -80,7 +111,7 @@ async def claim_unpublished(connection: Connection, limit: int) -> list[Event]:
         """,
         limit,
     )
-    return [_event(row) for row in rows]
+    return [OutboxEntry(**dict(row)) for row in rows]
 
 
 async def mark_published(connection: Connection, event_ids: list[UUID]) -> None:

@@ -31,6 +31,7 @@ class ApplyResult(msgspec.Struct, frozen=True, kw_only=True):
     """What one run of a handler did. ``found`` is False for an event id that is not in the log."""
 
     found: bool
+    org_id: UUID | None = None
     event_type: str | None = None
     occurred_at: datetime | None = None
     effects: tuple[Effect, ...] = ()
@@ -71,6 +72,7 @@ class EffectsService:
             await events.record_applied(connection, event.id, effects=list(done), attempts=attempt)
         return ApplyResult(
             found=True,
+            org_id=event.org_id,
             event_type=str(event.__struct_config__.tag),
             occurred_at=event.occurred_at,
             effects=tuple(done),

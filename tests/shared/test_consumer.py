@@ -16,6 +16,7 @@ from shared.consumer import StreamConsumer, decode_entry
 from shared.domain import UserAttributes
 from shared.events import Event, EventData, UserCreated, UserSnapshot, UserUpdated
 from shared.relay import stream_fields
+from shared.repositories.events import OutboxEntry
 from tests.conftest import TestServices
 
 USER = uuid.uuid4()
@@ -68,7 +69,7 @@ def stream(test_services: TestServices) -> str:
 
 async def _publish(redis_client: aioredis.Redis, stream: str, *events: Event) -> None:
     for event in events:
-        await redis_client.xadd(stream, stream_fields(event))  # type: ignore[arg-type]  # str fields are valid
+        await redis_client.xadd(stream, stream_fields(OutboxEntry.of(event)))  # type: ignore[arg-type]  # str fields are valid
 
 
 async def _consumer(
@@ -95,7 +96,7 @@ async def _drain(consumer: StreamConsumer) -> None:
 
 def test_an_entry_decodes_to_the_event_it_was_made_from() -> None:
     event = _event(2)
-    fields = {key.encode(): value.encode() for key, value in stream_fields(event).items()}
+    fields = {key.encode(): value.encode() for key, value in stream_fields(OutboxEntry.of(event)).items()}
 
     assert decode_entry(fields) == event
 
