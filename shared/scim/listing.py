@@ -28,6 +28,10 @@ __all__ = [
 ]
 
 
+MAX_START_INDEX = 2**31 - 1
+"""The largest ``startIndex`` answered as given (larger ones are lowered to it; no tenant has that many users)."""
+
+
 class ListLimits(msgspec.Struct, frozen=True, kw_only=True):
     """The service's configured limits for lists and filters."""
 
@@ -112,7 +116,7 @@ def _build(
 
     return ListQuery(
         filter=parsed_filter,
-        start_index=max(1, start if start is not None else 1),
+        start_index=min(MAX_START_INDEX, max(1, start if start is not None else 1)),
         count=min(limits.max_count, max(0, wanted if wanted is not None else limits.default_count)),
         sort_by=sort_by or None,
         sort_order=sort_order or None,
@@ -140,10 +144,10 @@ def query_from_search_body(body: bytes, limits: ListLimits) -> ListQuery:
     """The list query of ``POST /Users/.search`` from its JSON body."""
     try:
         search = _search_decoder.decode(body or b"{}")
+    except msgspec.ValidationError as exc:  # a subclass of DecodeError: the JSON is fine, a value is not
+        raise InvalidValueError(f"the search request has a value of the wrong type: {exc}") from None
     except msgspec.DecodeError as exc:
         raise InvalidSyntaxError(f"the search request is not valid JSON: {exc}") from None
-    except msgspec.ValidationError as exc:
-        raise InvalidValueError(f"the search request has a value of the wrong type: {exc}") from None
     return _build(
         limits,
         filter_text=search.filter,

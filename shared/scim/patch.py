@@ -31,12 +31,13 @@ Decisions beyond the RFC text, each forced by a real client or by the product:
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, Literal
 
 import msgspec
 
 from shared.domain import UserAttributes
-from shared.scim.ast import AttrPath, Filter, PatchPath
+from shared.scim.ast import And, AttrPath, Filter, Not, Or, PatchPath, ValuePath
 from shared.scim.errors import InvalidPathError, InvalidSyntaxError, InvalidValueError, MutabilityError, NoTargetError
 from shared.scim.filter import parse_path
 from shared.scim.filter_eval import evaluate
@@ -243,17 +244,19 @@ class _Patch:
             raise MutabilityError("userName cannot be removed.")
         if not isinstance(value, str):
             raise InvalidValueError("userName must be a string.")
-        if value.lower() != self.current.user_name.lower():
+        if unicodedata.normalize("NFC", value).lower() != self.current.user_name.lower():
             raise MutabilityError("userName cannot be changed.")
 
     def same_address(self, address: str | None) -> None:
         """Refuse ``address`` unless it is the current email (ignoring case); None means it would be removed."""
         if address is None:
             raise MutabilityError("The email cannot be removed.")
-        if address.lower() != self.current.email.lower():
+        if unicodedata.normalize("NFC", address).lower() != self.current.email.lower():
             raise MutabilityError("The email cannot be changed.")
 
     def emails(self, op: Op, value_filter: Filter | None, sub: str | None, value: object) -> None:
+        if value_filter is not None:
+            _check_email_filter(value_filter)
         email = {"value": self.current.email, "type": EMAIL_TYPE, "primary": True}
         sub_name = sub.lower() if sub is not None else None
         if sub_name not in (None, "value"):
@@ -286,6 +289,23 @@ class _Patch:
         for email in email_values(value):
             if email.value:
                 self.same_address(email.value)
+
+
+_EMAILS = next(attribute for attribute in USER_ATTRIBUTES if attribute.name == "emails")
+_UNSTORED_EMAIL_PARTS = {"display"}  # RFC 7643 §4.1.2 defines it; no stored address has one, so it matches nothing
+
+
+def _check_email_filter(node: Filter) -> None:
+    """Refuse a value filter on ``emails`` that names something other than its sub-attributes (``invalidPath``)."""
+    if isinstance(node, And | Or):
+        _check_email_filter(node.left)
+        _check_email_filter(node.right)
+    elif isinstance(node, Not):
+        _check_email_filter(node.inner)
+    elif isinstance(node, ValuePath) or node.path.sub is not None or node.path.urn is not None:
+        raise InvalidPathError("A value filter on emails can only compare its sub-attributes (value, type, primary).")
+    elif find_sub_attribute(_EMAILS, node.path.attr) is None and node.path.attr.lower() not in _UNSTORED_EMAIL_PARTS:
+        raise InvalidPathError(f"emails has no sub-attribute {node.path.attr!r} to filter on.")
 
 
 def apply_patch(current: UserAttributes, body: bytes) -> PatchOutcome:

@@ -16,6 +16,7 @@ Domain checks (the email's SSO domain) and uniqueness belong to the service laye
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -95,6 +96,8 @@ _LABEL = "[A-Za-z0-9\u0080-\U0010ffff](?:[A-Za-z0-9\u0080-\U0010ffff-]{0,61}[A-Z
 _EMAIL = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*@{_LABEL}(?:\.{_LABEL})+")
 _MAX_LOCAL_PART = 64
 _MAX_ADDRESS = 254
+MAX_STRING = 1024
+MAX_EXTERNAL_ID = 512
 
 
 def decode_object(body: bytes, *, what: str) -> dict[str, Any]:
@@ -103,6 +106,8 @@ def decode_object(body: bytes, *, what: str) -> dict[str, Any]:
         document = _JSON.decode(body)
     except msgspec.DecodeError as exc:
         raise InvalidSyntaxError(f"The {what} is not valid JSON: {exc}.") from exc
+    except RecursionError:
+        raise InvalidSyntaxError(f"The {what} nests arrays or objects too deeply.") from None
 
     if not isinstance(document, dict):
         raise InvalidSyntaxError(f"The {what} must be a JSON object.")
@@ -125,9 +130,18 @@ def canonical_keys(document: Mapping[str, Any], names: Mapping[str, str], *, whe
 
 
 def is_email_address(text: str) -> bool:
-    """Whether ``text`` looks like an email address (``local@domain.tld``; ``+`` and dots in the local part)."""
+    """Whether ``text`` looks like an email address (``local@domain.tld``; ``+`` and dots in the local part).
+
+    Non-ASCII letters are allowed (RFC 6531); control, format and unassigned characters (a right-to-left override,
+    say) and separators are not, so two addresses that look the same cannot be told apart only by invisible ones.
+    """
     local, _, _ = text.rpartition("@")
-    return len(text) <= _MAX_ADDRESS and len(local) <= _MAX_LOCAL_PART and _EMAIL.fullmatch(text) is not None
+    return (
+        len(text) <= _MAX_ADDRESS
+        and len(local) <= _MAX_LOCAL_PART
+        and _EMAIL.fullmatch(text) is not None
+        and all(unicodedata.category(char)[0] not in "CZ" for char in text)
+    )
 
 
 def parse_bool(value: object, attribute: str) -> bool:
@@ -145,17 +159,24 @@ def parse_bool(value: object, attribute: str) -> bool:
 
 
 def stored_string(value: str | None, attribute: str) -> str | None:
-    """A string attribute as it is stored: ``""`` is unassigned (RFC 7643 §2.5); NUL characters are refused.
+    """A string attribute as it is stored: ``""`` is unassigned (RFC 7643 §2.5), text is in Unicode NFC.
+
+    NFC makes canonically equivalent spellings (``ë`` as one code point or as ``e`` and a combining diaeresis) one
+    stored value, so they compare equal. Lengths are capped: ``externalId`` at 512 characters (it is indexed),
+    every other string at 1024.
 
     Raises:
-        InvalidValueError: when the string contains a NUL character, which no text column can hold.
+        InvalidValueError: when the string contains a NUL character, which no text column can hold, or is too long.
     """
     if not value:
         return None
 
     if "\x00" in value:
         raise InvalidValueError(f"{attribute} must not contain NUL characters.")
-    return value
+    limit = MAX_EXTERNAL_ID if attribute == "externalId" else MAX_STRING
+    if len(value) > limit:
+        raise InvalidValueError(f"{attribute} is longer than {limit} characters.")
+    return unicodedata.normalize("NFC", value)
 
 
 def primary_email(emails: Sequence[EmailIn], user_name: str | None) -> str | None:

@@ -526,7 +526,9 @@ def test_apply_patch_matches_the_email_with_value_filters(path: str) -> None:
 @pytest.mark.parametrize(
     ("path", "scim_type"),
     [
-        pytest.param('emails[display eq "Alice"].value', "noTarget", id="unknown-sub-attribute-matches-nothing"),
+        pytest.param('emails[display eq "Alice"].value', "noTarget", id="unstored-sub-attribute-matches-nothing"),
+        pytest.param('emails[bogus eq "work"].value', "invalidPath", id="unknown-sub-attribute-in-filter"),
+        pytest.param('emails[name.givenName eq "x"].value', "invalidPath", id="foreign-attribute-in-filter"),
         pytest.param('emails[value sw "bob"].value', "noTarget", id="other-address"),
         pytest.param("emails[primary eq false]", "noTarget", id="not-primary"),
         pytest.param('emails[type eq "work"', "invalidPath", id="unclosed-filter"),
@@ -787,3 +789,20 @@ def test_apply_patch_matches_a_sequential_model(current: UserAttributes, chosen:
     assert outcome.attributes == UserAttributes(**model)
     assert (outcome.attributes.user_name, outcome.attributes.email) == (current.user_name, current.email)
     assert outcome.changed == tuple(name for field, name in CHANGE_ORDER if model[field] != getattr(current, field))
+
+
+def test_the_current_address_in_another_normal_form_is_a_no_op() -> None:
+    current = stored(user_name="zo\u00eb@example.com", email="zo\u00eb@example.com")
+    body = request(
+        {"op": "replace", "path": 'emails[type eq "work"].value', "value": "ZOE\u0308@example.com"},
+        {"op": "replace", "path": "userName", "value": "zoe\u0308@example.com"},
+    )
+
+    assert apply_patch(current, body) == PatchOutcome(attributes=current, changed=())
+
+
+def test_deeply_nested_patch_json_is_invalid_syntax() -> None:
+    body = b'{"Operations": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+
+    with pytest.raises(InvalidSyntaxError, match="too deeply"):
+        apply_patch(stored(), body)

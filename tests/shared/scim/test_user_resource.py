@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from shared.domain import UserAttributes, UserRecord
 from shared.scim.ast import AttrPath
-from shared.scim.errors import InvalidSyntaxError, ScimError
+from shared.scim.errors import InvalidSyntaxError, InvalidValueError, ScimError
 from shared.scim.filter import parse_attribute_list
 from shared.scim.schema import ENTERPRISE_USER_URN, USER_SCHEMA_URN
 from shared.scim.user_resource import is_email_address, parse_create, parse_replace, project, render_user
@@ -679,3 +679,50 @@ def test_project_takes_parsed_attribute_lists(attributes: str, excluded: str, ex
     projected = project(FULL, attributes=parse_attribute_list(attributes), excluded=parse_attribute_list(excluded))
 
     assert projected == expected
+
+
+# --- input that must be refused cleanly, or stored in one canonical form ----------------------------------------
+
+
+def test_deeply_nested_json_is_invalid_syntax_not_a_crash() -> None:
+    body = b'{"userName": "deep@example.com", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+
+    with pytest.raises(InvalidSyntaxError, match="too deeply"):
+        parse_create(body)
+
+
+@pytest.mark.parametrize(
+    ("attribute", "length"),
+    [
+        pytest.param("externalId", 513, id="external-id"),
+        pytest.param("displayName", 1025, id="display-name"),
+    ],
+)
+def test_over_long_strings_are_invalid_values(attribute: str, length: int) -> None:
+    body = msgspec.json.encode({"userName": "long@example.com", attribute: "x" * length})
+
+    with pytest.raises(InvalidValueError, match="longer than"):
+        parse_create(body)
+
+
+def test_canonically_equivalent_spellings_are_stored_as_one() -> None:
+    decomposed = "zoe\u0308@example.com"
+
+    attributes = parse_create(msgspec.json.encode({"userName": decomposed, "name": {"givenName": "Zoe\u0308"}}))
+
+    assert attributes.user_name == "zo\u00eb@example.com"
+    assert attributes.email == "zo\u00eb@example.com"
+    assert attributes.given_name == "Zo\u00eb"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        pytest.param("a\u202eb@example.com", id="right-to-left-override"),
+        pytest.param("a\u200bb@example.com", id="zero-width-space"),
+        pytest.param("a\u00a0b@example.com", id="no-break-space"),
+    ],
+)
+def test_invisible_characters_in_an_address_are_refused(address: str) -> None:
+    with pytest.raises(InvalidValueError, match="email address"):
+        parse_create(msgspec.json.encode({"userName": address}))
