@@ -8,7 +8,7 @@ reads the event log and the audit trail.
 from __future__ import annotations
 
 import hmac
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -32,27 +32,34 @@ _MAX_PAGE = 1000
 _T = TypeVar("_T")
 
 
+# Text the database can store (no NUL), of a sensible length; anything else is a 400 naming the field.
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
+Label = Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^\x00]*$")]
+Domain = Annotated[str, msgspec.Meta(min_length=1, max_length=253, pattern=r"^[^\x00]+$")]
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^\x00]+$")]
+
+
 class NewOrganization(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    name: str
-    sso_domains: list[str]
+    name: Name
+    sso_domains: Annotated[list[Domain], msgspec.Meta(max_length=100)]
     provisioning_enabled: bool = False
     subscription_active: bool = True
     jit_enabled: bool = True
 
 
 class OrganizationChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    sso_domains: list[str] | None = None
+    sso_domains: Annotated[list[Domain], msgspec.Meta(max_length=100)] | None = None
     provisioning_enabled: bool | None = None
     subscription_active: bool | None = None
     jit_enabled: bool | None = None
 
 
 class NewToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    label: str = ""
+    label: Label = ""
 
 
 class SignIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    email: str
+    email: Email
 
 
 def _decode(body: bytes, model: type[_T]) -> _T:
@@ -69,6 +76,22 @@ def _uuid(name: str, value: str | None) -> UUID | None:
         return UUID(value)
     except ValueError:
         raise InvalidValueError(f"{name} must be a UUID") from None
+
+
+def _text(name: str, value: str | None) -> str | None:
+    if value is not None and ("\x00" in value or len(value) > 200):
+        raise InvalidValueError(f"{name} must be at most 200 characters, without NUL")
+    return value or None
+
+
+def _record_id(value: str | None) -> int:
+    try:
+        after = int(value or 0)
+    except ValueError:
+        raise InvalidValueError("after must be an integer record id") from None
+    if not 0 <= after < 2**63:
+        raise InvalidValueError("after must be a record id between 0 and 2^63 - 1")
+    return after
 
 
 def _limit(value: str | None, default: int = 100) -> int:
@@ -96,6 +119,9 @@ async def require_admin(request: AnyRequest) -> Actor:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
         raise UnauthorizedError("the admin bearer token is missing or wrong")
+    org_id = request.path_params.get("org_id")
+    if org_id is not None:
+        structlog.contextvars.bind_contextvars(org_id=str(org_id))
     return Actor(type="admin", id="admin-token", request_id=_request_id())
 
 
@@ -204,15 +230,12 @@ class AdminController(Controller):
         """Audit records, oldest first, filtered by org, action, user or event; page with ``next_after``."""
         params = request.query_params
         limit = _limit(params.get("limit"))
-        try:
-            after = int(params.get("after") or 0)
-        except ValueError:
-            raise InvalidValueError("after must be an integer record id") from None
+        after = _record_id(params.get("after"))
         async with services_of(request).pool.acquire() as connection:
             found = await audit.search(
                 connection,
                 org_id=_uuid("org_id", params.get("org_id")),
-                action=params.get("action") or None,
+                action=_text("action", params.get("action")),
                 target_user_id=_uuid("user_id", params.get("user_id")),
                 event_id=_uuid("event_id", params.get("event_id")),
                 after_id=after,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
@@ -57,7 +58,17 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    logger.exception("unhandled_error", error=type(exc).__name__)
+    if isinstance(exc, asyncpg.PostgresError):
+        # A database error's text and detail can quote row values (personal data): log what identifies it only.
+        logger.error(
+            "unhandled_database_error",
+            error=type(exc).__name__,
+            sqlstate=exc.sqlstate,
+            constraint=getattr(exc, "constraint_name", None),
+            table=getattr(exc, "table_name", None),
+        )
+    else:
+        logger.exception("unhandled_error", error=type(exc).__name__)
     detail = "internal error; the request id in the X-Request-Id header identifies it in the service's logs"
     if _is_scim(request):
         return scim_error(500, detail)

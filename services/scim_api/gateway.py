@@ -24,6 +24,8 @@ logger = structlog.get_logger(__name__)
 
 _SLASHES = re.compile(r"/{2,}")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Metric labels take only these methods: anything a client invents is "other", so series stay bounded.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def normalize_path(path: str) -> str:
@@ -67,7 +69,7 @@ class Gateway:
         finally:
             seconds = time.perf_counter() - started
             route = str(http_scope.get("path_template") or "unmatched")
-            method = http_scope["method"]
+            method = http_scope["method"] if http_scope["method"] in _METHODS else "other"
             metrics.REQUESTS.labels(method=method, route=route, status=str(status)).inc()
             metrics.REQUEST_SECONDS.labels(method=method, route=route).observe(seconds)
             if route not in ("/healthz", "/readyz", "/metrics"):

@@ -41,7 +41,8 @@ async def readyz(request: Request[object, object, State]) -> Response[bytes]:
 @get("/metrics", sync_to_thread=False)
 def metrics_endpoint() -> Response[bytes]:
     """Prometheus exposition of this process's metrics."""
-    return Response(content=generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    # The framework adds the charset itself; the library's content type already names one.
+    return Response(content=generate_latest(), media_type=CONTENT_TYPE_LATEST.replace("; charset=utf-8", ""))
 
 
 async def _check(probe: object) -> str:

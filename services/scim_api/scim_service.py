@@ -15,11 +15,18 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import HttpMethod
 
+from services.scim_api.bodies import json_body
 from services.scim_api.responses import scim_json
 from services.scim_api.scim_users import list_users, provide_caller, scim_base_url
 from services.scim_api.state import services_of
 from shared.scim.errors import NotFoundError, NotImplementedByServiceError
-from shared.scim.listing import list_response, query_from_search_body
+from shared.scim.listing import (
+    ListLimits,
+    decode_query_string,
+    list_response,
+    query_from_params,
+    query_from_search_body,
+)
 from shared.scim.schema import USER_ATTRIBUTES, USER_SCHEMA_URN
 from shared.services.tenants import ScimCaller
 
@@ -30,6 +37,8 @@ AnyRequest = Request[object, object, State]
 SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 RESOURCE_TYPE_URN = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:Schema"
+
+_LIMITS = ListLimits()  # Groups hold nothing; only the syntax of their list parameters matters
 
 _WRITE_METHODS = [HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE]
 
@@ -79,7 +88,7 @@ class DiscoveryController(Controller):
     @post("/.search", status_code=200)
     async def search(self, request: AnyRequest, caller: ScimCaller) -> Response[bytes]:
         """Search at the service root (RFC 7644 §3.4.3); Users are the only resources, so it searches them."""
-        query = query_from_search_body(await request.body(), services_of(request).list_limits)
+        query = query_from_search_body(await json_body(request), services_of(request).list_limits)
         return await list_users(request, caller, query)
 
     @get("/ServiceProviderConfig")
@@ -139,9 +148,10 @@ class UnsupportedController(Controller):
     dependencies = {"caller": Provide(provide_caller)}  # noqa: RUF012 - the framework reads this class attribute
 
     @get("/Groups")
-    async def list_groups(self, caller: ScimCaller) -> Response[bytes]:
-        """An empty ListResponse: connection tests of Okta and Entra read it."""
-        return scim_json(list_response([], total=0, start_index=1))
+    async def list_groups(self, request: AnyRequest, caller: ScimCaller) -> Response[bytes]:
+        """An empty ListResponse: connection tests of Okta and Entra read it. Parameters are still checked."""
+        query = query_from_params(decode_query_string(request.scope.get("query_string", b"")), _LIMITS)
+        return scim_json(list_response([], total=0, start_index=query.start_index))
 
     @get("/Groups/{group_id:str}")
     async def get_group(self, caller: ScimCaller, group_id: str) -> Response[bytes]:

@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from services.scim_api.bodies import json_body
 from services.scim_api.responses import scim_json
 from services.scim_api.state import services_of
 from shared.domain import Actor, UserRecord
@@ -94,13 +95,13 @@ class UsersController(Controller):
     @post("/.search", status_code=200)
     async def search_users(self, request: AnyRequest, caller: ScimCaller) -> Response[bytes]:
         """Search with a POSTed SearchRequest (RFC 7644 §3.4.3)."""
-        query = query_from_search_body(await request.body(), services_of(request).list_limits)
+        query = query_from_search_body(await json_body(request), services_of(request).list_limits)
         return await list_users(request, caller, query)
 
     @post("/", status_code=201)
     async def create_user(self, request: AnyRequest, caller: ScimCaller) -> Response[bytes]:
         """Provision a user (RFC 7644 §3.3)."""
-        attributes = parse_create(await request.body())
+        attributes = parse_create(await json_body(request))
         record = await services_of(request).provisioning.create(caller.organization, attributes, _actor(caller))
         return _user_response(request, record, status=201)
 
@@ -113,7 +114,7 @@ class UsersController(Controller):
     @put("/{user_id:str}")
     async def replace_user(self, request: AnyRequest, caller: ScimCaller, user_id: str) -> Response[bytes]:
         """Replace the user's mutable attributes (RFC 7644 §3.5.1)."""
-        body = await request.body()
+        body = await json_body(request)
         record = await services_of(request).provisioning.change(
             caller.organization.id,
             user_id,
@@ -126,7 +127,7 @@ class UsersController(Controller):
     @patch("/{user_id:str}")
     async def patch_user(self, request: AnyRequest, caller: ScimCaller, user_id: str) -> Response[bytes]:
         """Modify the user with PATCH operations (RFC 7644 §3.5.2); answers 200 with the user."""
-        body = await request.body()
+        body = await json_body(request)
         record = await services_of(request).provisioning.change(
             caller.organization.id,
             user_id,

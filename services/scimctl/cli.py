@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -42,8 +43,23 @@ def _require_services(settings: Settings) -> tuple[str, str]:
     return settings.database_url, settings.redis_url
 
 
+def _operator_database(settings: Settings) -> str:
+    """The database operator commands work on: DATABASE_URL, else that of a running ``scimctl dev``."""
+    if settings.database_url:
+        return settings.database_url
+    info_path = Path(settings.data_dir) / "dev.json"
+    try:
+        info = msgspec.json.decode(info_path.read_bytes(), type=dict[str, str])
+    except (OSError, msgspec.DecodeError):
+        info = {}
+    if not info.get("database_url"):
+        raise click.ClickException("set DATABASE_URL, or start `scimctl dev` (make run) first")
+    click.echo(f"using the database of the development stack ({info_path})", err=True)
+    return info["database_url"]
+
+
 def _with_tenants(settings: Settings, work: Callable[[TenantService], Awaitable[_T]]) -> _T:
-    database_url, _ = _require_services(settings)
+    database_url = _operator_database(settings)
 
     async def run() -> _T:
         pool = await create_pool(database_url, min_size=1, max_size=2)
@@ -74,9 +90,7 @@ def dev() -> None:
 @cli.command(name="migrate")
 def migrate_command() -> None:
     """Apply pending database migrations."""
-    settings = _settings()
-    database_url, _ = _require_services(settings)
-    applied = migrate(database_url)
+    applied = migrate(_operator_database(_settings()))
     click.echo(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
 
 

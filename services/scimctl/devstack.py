@@ -186,7 +186,12 @@ def run_dev(settings: Settings) -> int:
         )
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
-        logger.error("child_exited", codes=[child.poll() for child in children])
+        codes = [child.poll() for child in children]
+        if all(code == 0 for code in codes):
+            # Both stopped cleanly on a signal that reached them and not this process.
+            logger.info("stopped")
+            return 0
+        logger.error("child_exited", codes=codes)
     except KeyboardInterrupt:
         return 0
     finally:

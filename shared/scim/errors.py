@@ -28,6 +28,7 @@ __all__ = [
     "TooManyError",
     "UnauthorizedError",
     "UniquenessError",
+    "UnsupportedMediaTypeError",
 ]
 
 
@@ -137,6 +138,12 @@ class PayloadTooLargeError(ScimError):
     """The request body is larger than the configured limit."""
 
     status = 413
+
+
+class UnsupportedMediaTypeError(ScimError):
+    """The body is declared as something other than JSON, or in a charset the service cannot read."""
+
+    status = 415
 
 
 class NotImplementedByServiceError(ScimError):

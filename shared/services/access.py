@@ -7,6 +7,7 @@ A deactivated user is refused with a reason; a sign-in never re-activates a user
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Literal
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from shared.db import Connection, Pool
 from shared.domain import Actor, UserAttributes
 from shared.repositories import audit, members, organizations, sessions, users
 from shared.scim.errors import InvalidValueError, NotFoundError
+from shared.scim.user_resource import is_email_address
 from shared.services.provisioning import present_attributes, record_user_event
 from shared.tokens import digest, digests_match, new_secret
 
@@ -59,7 +61,10 @@ class AccessService:
             org = await organizations.get(connection, org_id)
         if org is None:
             raise NotFoundError("no such organization")
-        if "@" not in email or not org.accepts_email(email):
+        email = unicodedata.normalize("NFC", email.strip())
+        if not is_email_address(email):
+            raise InvalidValueError("not an email address")
+        if not org.accepts_email(email):
             raise InvalidValueError("the email address is not in one of the organization's SSO domains")
 
         refusal: SignInRefusedError | None = None

@@ -6,6 +6,7 @@ rotate without downtime (design rule 6). Authentication of a SCIM request is her
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from uuid import UUID
@@ -42,9 +43,13 @@ class ScimCaller(msgspec.Struct, frozen=True, kw_only=True):
 def normalize_domain(domain: str) -> str:
     """An SSO email domain as stored: lower case, without a leading ``@`` or surrounding space."""
     cleaned = domain.strip().lstrip("@").lower()
-    if not cleaned or "@" in cleaned or "." not in cleaned or any(ch.isspace() for ch in cleaned):
-        raise ValueError(f"not an email domain: {domain!r}")
+    if not _DOMAIN.fullmatch(cleaned) or len(cleaned) > 253:
+        raise ValueError(f"not an email domain: {domain[:64]!r}")
     return cleaned
+
+
+# Dot-separated labels of letters (any script), digits and inner hyphens, at least two of them.
+_DOMAIN = re.compile(r"(?:[^\W_](?:[^\W_]|-){0,62}\.)+[^\W_](?:[^\W_]|-){0,62}")
 
 
 class TenantService:

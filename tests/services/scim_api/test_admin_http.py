@@ -130,3 +130,41 @@ def test_health_and_readiness_answer(live_stack: LiveStack) -> None:
     metrics = httpx.get(f"{live_stack.api.base_url}/metrics").text
     assert "scim_events_published_total" in metrics
     assert "scim_http_requests_total" in metrics
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        pytest.param("POST", "/orgs", {"name": "", "sso_domains": ["e.example"]}, id="empty-name"),
+        pytest.param("POST", "/orgs", {"name": "a\u0000b", "sso_domains": ["e.example"]}, id="nul-in-name"),
+        pytest.param("POST", "/orgs", {"name": "n", "sso_domains": ["a\u0000.example"]}, id="nul-in-domain"),
+        pytest.param("POST", "/orgs/{org}/tokens", {"label": "a\u0000"}, id="nul-in-label"),
+        pytest.param("POST", "/orgs/{org}/sessions", {"email": "a\u0000@example.com"}, id="nul-in-email"),
+        pytest.param("PATCH", "/orgs/{org}", {"sso_domains": ["a\u0000.example"]}, id="nul-in-new-domain"),
+    ],
+)
+def test_unstorable_admin_input_is_400(live_stack: LiveStack, method: str, path: str, body: dict[str, object]) -> None:
+    response = httpx.request(
+        method,
+        f"{live_stack.admin_base}{path.format(org=live_stack.org_id)}",
+        json=body,
+        headers=live_stack.admin_headers(),
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param({"after": "99999999999999999999999"}, id="after-overflow"),
+        pytest.param({"after": "-1"}, id="after-negative"),
+        pytest.param({"action": "\u0000"}, id="nul-in-action"),
+        pytest.param({"org_id": "not-a-uuid"}, id="bad-org-id"),
+    ],
+)
+def test_bad_audit_queries_are_400(live_stack: LiveStack, params: dict[str, str]) -> None:
+    response = httpx.get(f"{live_stack.admin_base}/audit", params=params, headers=live_stack.admin_headers())
+
+    assert response.status_code == 400, response.text

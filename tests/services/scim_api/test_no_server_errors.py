@@ -155,3 +155,51 @@ def test_any_bytes_as_a_body_are_answered_without_a_server_error(
     _check(httpx.post(f"{live_stack.scim_base}/Users", content=raw, headers=headers))
     _check(httpx.patch(user_url, content=raw, headers=headers))
     _check(httpx.post(f"{live_stack.scim_base}/Users/.search", content=raw, headers=headers))
+
+
+_long_text = st.text(min_size=500, max_size=4000) | st.sampled_from(["x" * 3000, "\u00e9" * 1500, "a\u0000b" * 10])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=_names, value=_long_text, depth=st.integers(0, 3000))
+def test_long_values_and_deep_nesting_are_answered_without_a_server_error(
+    live_stack: LiveStack, user_url: str, name: str, value: str, depth: int
+) -> None:
+    nested = "[" * depth + json.dumps(value) + "]" * depth
+    content = f'{{"userName": "deep.{secrets.token_hex(3)}@example.com", {json.dumps(name or "x")}: {nested}}}'
+
+    _check(httpx.post(f"{live_stack.scim_base}/Users", content=content.encode(), headers=live_stack.scim_headers()))
+    _check(httpx.put(user_url, content=content.encode(), headers=live_stack.scim_headers()))
+
+
+def _admin_check(response: httpx.Response) -> None:
+    assert response.status_code < 500, f"{response.status_code}: {response.text[:500]}"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_json)
+def test_any_json_body_on_the_internal_api_is_answered_without_a_server_error(live_stack: LiveStack, body: Any) -> None:
+    content = json.dumps(body).encode()
+    headers = live_stack.admin_headers()
+
+    for method, path in (
+        ("POST", "/orgs"),
+        ("PATCH", f"/orgs/{live_stack.org_id}"),
+        ("POST", f"/orgs/{live_stack.org_id}/tokens"),
+        ("POST", f"/orgs/{live_stack.org_id}/sessions"),
+    ):
+        _admin_check(httpx.request(method, f"{live_stack.admin_base}{path}", content=content, headers=headers))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=st.sampled_from(["after", "limit", "org_id", "action", "user_id", "event_id"]),
+    value=_long_text | st.text(max_size=30) | st.integers().map(str),
+)
+def test_any_internal_query_is_answered_without_a_server_error(live_stack: LiveStack, name: str, value: str) -> None:
+    for path in ("/audit", "/events"):
+        _admin_check(
+            httpx.get(
+                f"{live_stack.admin_base}{path}?{name}={quote(value, safe='')}", headers=live_stack.admin_headers()
+            )
+        )

@@ -292,3 +292,65 @@ def test_a_user_is_found_by_the_exact_timestamps_it_was_shown_with(live_stack: L
     found = httpx.get(f"{live_stack.scim_base}/Users", params={"filter": query}, headers=live_stack.scim_headers())
 
     assert [resource["id"] for resource in found.json()["Resources"]] == [user["id"]]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status"),
+    [
+        pytest.param("application/xml", b"<User/>", 415, id="xml"),
+        pytest.param("application/x-www-form-urlencoded", b"userName=a", 415, id="form"),
+        pytest.param("application/scim+json; charset=ISO-8859-1", None, 201, id="latin-1"),
+        pytest.param("application/json", None, 201, id="utf-8-bom"),
+        pytest.param("application/scim+json; charset=klingon", b"{}", 415, id="unknown-charset"),
+    ],
+)
+def test_bodies_are_read_as_declared(live_stack: LiveStack, content_type: str, body: bytes | None, status: int) -> None:
+    address = f"jos\u00e9.{secrets.token_hex(3)}@example.com"
+    if body is None and "ISO-8859-1" in content_type:
+        body = f'{{"userName": "{address}"}}'.encode("latin-1")
+    elif body is None:
+        body = b"\xef\xbb\xbf" + f'{{"userName": "{address}"}}'.encode()
+
+    response = httpx.post(
+        f"{live_stack.scim_base}/Users",
+        content=body,
+        headers={"Authorization": f"Bearer {live_stack.scim_token}", "Content-Type": content_type},
+    )
+
+    if status == 201:
+        assert response.status_code == 201, response.text
+        assert response.json()["userName"] == address
+    else:
+        _assert_scim_error(response, status)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"userName": "deep@example.com", "x": ' + b"[" * 3000 + b"]" * 3000 + b"}", id="deep-json"),
+        pytest.param(b'{"userName": "long@example.com", "externalId": "' + b"x" * 3000 + b'"}', id="long-external-id"),
+        pytest.param('{"userName": "a\u202eb@example.com"}'.encode(), id="invisible-character"),
+    ],
+)
+def test_hostile_bodies_are_400(live_stack: LiveStack, body: bytes) -> None:
+    response = httpx.post(f"{live_stack.scim_base}/Users", content=body, headers=live_stack.scim_headers())
+
+    _assert_scim_error(response, 400)
+
+
+def test_a_malformed_group_filter_is_invalid_filter(live_stack: LiveStack) -> None:
+    response = httpx.get(
+        f"{live_stack.scim_base}/Groups", params={"filter": "garbage(("}, headers=live_stack.scim_headers()
+    )
+
+    _assert_scim_error(response, 400, "invalidFilter")
+
+
+def test_invented_methods_do_not_grow_the_metrics(live_stack: LiveStack) -> None:
+    httpx.request("INVENTED", f"{live_stack.scim_base}/nowhere")
+
+    metrics = httpx.get(f"{live_stack.api.base_url}/metrics")
+
+    assert 'method="INVENTED"' not in metrics.text
+    assert 'method="other"' in metrics.text
+    assert metrics.headers["content-type"].count("charset") == 1

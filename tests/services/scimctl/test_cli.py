@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -91,3 +94,39 @@ def test_migrate_is_idempotent(test_services: TestServices) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "applied 0 migration(s)" in result.stdout
+
+
+def test_operator_commands_use_the_running_dev_stack_when_no_database_is_set(
+    test_services: TestServices, tmp_path: Path
+) -> None:
+    (tmp_path / "dev.json").write_text(json.dumps({"database_url": test_services.database_url}))
+    env = {key: value for key, value in test_services.environment().items() if key not in ("DATABASE_URL", "REDIS_URL")}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "services.scimctl", "org", "create", "From dev.json", "--domain", "example.com"],
+        env={**env, "SCIM_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert uuid.UUID(result.stdout.strip().splitlines()[-1])
+    assert "development stack" in result.stderr
+
+
+def test_operator_commands_without_any_database_say_what_to_do(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "services.scimctl", "org", "list"],
+        env={**env, "SCIM_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "set DATABASE_URL, or start `scimctl dev`" in result.stderr
