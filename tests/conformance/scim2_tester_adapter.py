@@ -13,7 +13,12 @@ this adapter changes only how identity values are generated:
   primary (a user has exactly one address, the primary one).
 
 Every check of the tester still runs, with its own requests and its own verdicts; the identity rules themselves
-(refusing other domains, a changed email, a userName that is not an email) are covered by the IdP cases.
+(refusing other domains, a changed email, a userName that is not an email) are covered by the IdP cases. One
+consequence: the tester's "add emails" check re-sends the user's own address, so it exercises the no-op path.
+
+The rest of the steering is the server's honest discovery, not this file: ``/Schemas`` marks ``userName`` and
+``emails`` immutable (so the tester does not try to change them) and ``active`` required (every user always has
+an access state; it can be set to true or false but not removed, so the tester does not try "remove active").
 """
 
 from __future__ import annotations
