@@ -133,6 +133,9 @@ def run_dev(settings: Settings) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Installed explicitly: a process started with SIGINT ignored (a background job of a script, some CI runners)
+    # would otherwise not turn Ctrl-C into KeyboardInterrupt, and its children would outlive it.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         database_url = settings.database_url

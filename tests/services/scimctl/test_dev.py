@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -44,7 +45,24 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_dev_serves_with_embedded_servers_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _kill_all(pids: set[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(
+    "sigint_ignored",
+    [
+        pytest.param(False, id="from-a-terminal"),
+        pytest.param(True, id="started-with-sigint-ignored"),
+    ],
+)
+def test_dev_serves_with_embedded_servers_and_ctrl_c_stops_everything(tmp_path: Path, sigint_ignored: bool) -> None:
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
     env.update(SCIM_DATA_DIR=str(tmp_path / "data"), PORT=str(port))
@@ -54,8 +72,10 @@ def test_dev_serves_with_embedded_servers_and_ctrl_c_stops_everything(tmp_path: 
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_ignore_sigint if sigint_ignored else None,  # noqa: PLW1509 - a signal disposition, no threads
     )
     info_path = tmp_path / "data" / "dev.json"
+    started: set[int] = set()
     try:
         wait_until(info_path.exists, timeout=120, interval=0.2, what="dev.json")
         info = json.loads(info_path.read_text())
@@ -67,10 +87,16 @@ def test_dev_serves_with_embedded_servers_and_ctrl_c_stops_everything(tmp_path: 
             f"{info['api_base_url']}/orgs/{info['org_id']}/members",
             headers={"Authorization": f"Bearer {info['admin_token']}"},
         )
-        started = _children(dev.pid)
     finally:
+        started = _children(dev.pid)
         dev.send_signal(signal.SIGINT)
-        output, _ = dev.communicate(timeout=60)
+        try:
+            output, _ = dev.communicate(timeout=60)
+        finally:
+            # Whatever the outcome, nothing this test started outlives it.
+            time.sleep(0.5)
+            leftover = {pid for pid in started if _alive(pid)}
+            _kill_all(leftover | ({dev.pid} if dev.poll() is None else set()))
 
     assert set(info) == DEV_KEYS
     assert info["scim_base_url"] == f"http://127.0.0.1:{port}/scim/v2"
@@ -79,6 +105,5 @@ def test_dev_serves_with_embedded_servers_and_ctrl_c_stops_everything(tmp_path: 
     assert info["scim_token"] in output
     assert dev.returncode == 0, output[-3000:]
     assert len(started) >= 3  # API, worker and Valkey (PostgreSQL detaches; its pid file tells)
-    time.sleep(0.5)
-    assert [pid for pid in started if _alive(pid)] == []
+    assert leftover == set()
     assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
