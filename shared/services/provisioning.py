@@ -62,11 +62,19 @@ def present_attributes(attributes: UserAttributes) -> tuple[str, ...]:
 
 
 def parse_user_id(text: str) -> UUID:
-    """The user id in a SCIM path; anything that is not one of our ids is simply not found."""
+    """The user id in a SCIM path; anything that is not one of our ids is simply not found.
+
+    Only the id exactly as the service wrote it names the user: ``id`` is case-exact (RFC 7643 §3.1), so the
+    other spellings Python's ``UUID`` would read (upper case, braces, ``urn:uuid:``, no hyphens) are not found,
+    as they would not be by ``filter=id eq "..."``.
+    """
     try:
-        return UUID(text)
+        parsed = UUID(text)
     except ValueError:
-        raise NotFoundError(f"no user with id {text[:64]!r}") from None
+        parsed = None
+    if parsed is None or str(parsed) != text:
+        raise NotFoundError(f"no user with id {text[:64]!r}")
+    return parsed
 
 
 def _event_type(before: UserAttributes, after: UserAttributes) -> EventType:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from uuid import UUID
 
 import pytest
@@ -161,3 +162,25 @@ async def test_delete_frees_the_user_name(provisioning: ProvisioningService, org
 async def test_a_malformed_id_is_not_found(provisioning: ProvisioningService, org: Organization) -> None:
     with pytest.raises(NotFoundError):
         await provisioning.get(org.id, "not-a-uuid")
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        pytest.param(str.upper, id="upper-case"),
+        pytest.param(lambda text: "{" + text + "}", id="braces"),
+        pytest.param(lambda text: text.replace("-", ""), id="no-hyphens"),
+        pytest.param(lambda text: "urn:uuid:" + text, id="urn"),
+        pytest.param(lambda text: " " + text, id="leading-space"),
+    ],
+)
+async def test_only_the_id_as_written_names_the_user(
+    provisioning: ProvisioningService, org: Organization, spelling: Callable[[str], str]
+) -> None:
+    user = await provision(provisioning, org, new_email())
+
+    found = await provisioning.get(org.id, str(user.id))
+    with pytest.raises(NotFoundError):
+        await provisioning.get(org.id, spelling(str(user.id)))
+
+    assert found.id == user.id
