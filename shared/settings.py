@@ -54,6 +54,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     """SCIM_DB_POOL_MAX: connections each process may open."""
     max_body_bytes: Positive = 1024 * 1024
     """SCIM_MAX_BODY_BYTES: largest request body accepted (larger is 413)."""
+    body_timeout_seconds: PositiveFloat = 30.0
+    """SCIM_BODY_TIMEOUT_SECONDS: how long a client may take to send a request's body, from the request's start
+    (later is 408), so a stalled upload does not hold its connection open."""
     filter_max_length: Positive = 4096
     """SCIM_FILTER_MAX_LENGTH: longest filter accepted, in characters."""
     filter_max_depth: Positive = 16
@@ -145,6 +148,7 @@ ENVIRONMENT: dict[str, str] = {
     "db_pool_min": "SCIM_DB_POOL_MIN",
     "db_pool_max": "SCIM_DB_POOL_MAX",
     "max_body_bytes": "SCIM_MAX_BODY_BYTES",
+    "body_timeout_seconds": "SCIM_BODY_TIMEOUT_SECONDS",
     "filter_max_length": "SCIM_FILTER_MAX_LENGTH",
     "filter_max_depth": "SCIM_FILTER_MAX_DEPTH",
     "list_default_count": "SCIM_LIST_DEFAULT_COUNT",

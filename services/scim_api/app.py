@@ -89,7 +89,7 @@ def create_app(settings: Settings) -> Gateway:
         logging_config=None,
         debug=False,
     )
-    return Gateway(app)
+    return Gateway(app, body_timeout_seconds=settings.body_timeout_seconds)
 
 
 def app_from_env() -> Gateway:

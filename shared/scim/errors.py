@@ -24,6 +24,7 @@ __all__ = [
     "NotImplementedByServiceError",
     "PayloadTooLargeError",
     "PreconditionFailedError",
+    "RequestTimeoutError",
     "ScimError",
     "TooManyError",
     "UnauthorizedError",
@@ -132,6 +133,12 @@ class PreconditionFailedError(ScimError):
     """``If-Match`` named a version that is not the current one (RFC 7644 §3.14)."""
 
     status = 412
+
+
+class RequestTimeoutError(ScimError):
+    """The client did not send the whole request body in time."""
+
+    status = 408
 
 
 class PayloadTooLargeError(ScimError):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+import socket
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import LiveStack
+from tests.conftest import LiveStack, TestServices
+from tests.support.stack import ServiceProcess, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -354,3 +359,59 @@ def test_invented_methods_do_not_grow_the_metrics(live_stack: LiveStack) -> None
     assert 'method="INVENTED"' not in metrics.text
     assert 'method="other"' in metrics.text
     assert metrics.headers["content-type"].count("charset") == 1
+
+
+@pytest.fixture(scope="module")
+def impatient_api(test_services: TestServices, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """An API of its own that waits one second for a request body."""
+    env = test_services.environment(SCIM_BODY_TIMEOUT_SECONDS="1")
+    api = ServiceProcess("api", env, tmp_path_factory.mktemp("impatient") / "api.log", port=free_port()).start()
+    yield api
+    api.stop()
+
+
+def _send_stalled_body(api: ServiceProcess, path: str, token: str) -> tuple[float, bytes]:
+    """Declare a 1000-byte body, send one byte, stop; return the seconds until the answer and the answer."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", api.port or 0), timeout=20) as connection:
+        connection.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/scim+json\r\nContent-Length: 1000\r\n\r\n{".encode()
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return time.monotonic() - started, answer
+
+
+def test_a_body_that_stops_arriving_is_answered_408(impatient_api: ServiceProcess, live_stack: LiveStack) -> None:
+    seconds, answer = _send_stalled_body(impatient_api, "/scim/v2/Users", live_stack.scim_token)
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), answer[:500]
+    assert SCIM_JSON.encode() in head.lower()
+    error = json.loads(body)
+    assert error["status"] == "408"
+    assert "did not arrive within 1 s" in error["detail"]
+    assert 0.9 < seconds < 10
+
+
+def test_a_slow_but_complete_body_is_read(impatient_api: ServiceProcess, live_stack: LiveStack) -> None:
+    email = _email()
+    body = json.dumps({"schemas": [USER_URN], "userName": email}).encode()
+    with socket.create_connection(("127.0.0.1", impatient_api.port or 0), timeout=20) as connection:
+        connection.sendall(
+            f"POST /scim/v2/Users HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {live_stack.scim_token}\r\n"
+            f"Content-Type: application/scim+json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        )
+        connection.sendall(body[:10])
+        time.sleep(0.3)
+        connection.sendall(body[10:])
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:500]
