@@ -12,7 +12,7 @@ from litestar.openapi import OpenAPIConfig
 
 from services.scim_api.admin import AdminController, SessionController
 from services.scim_api.errors import EXCEPTION_HANDLERS
-from services.scim_api.gateway import Gateway
+from services.scim_api.gateway import AllowedMethods, Gateway
 from services.scim_api.health import healthz, metrics_endpoint, readyz
 from services.scim_api.scim_service import DiscoveryController, UnsupportedController
 from services.scim_api.scim_users import UsersController
@@ -89,7 +89,11 @@ def create_app(settings: Settings) -> Gateway:
         logging_config=None,
         debug=False,
     )
-    return Gateway(app, body_timeout_seconds=settings.body_timeout_seconds)
+    return Gateway(
+        app,
+        allowed_methods=AllowedMethods((route.path, route.methods) for route in app.routes),
+        body_timeout_seconds=settings.body_timeout_seconds,
+    )
 
 
 def app_from_env() -> Gateway:

@@ -7,6 +7,9 @@ and must route like the plain path without a redirect (the design's wire contrac
 A client that stops sending in the middle of a body would otherwise hold its connection (and a database-free but
 still open request) for as long as it likes: the body must arrive within ``body_timeout_seconds`` of the request's
 start, or reading it raises ``RequestTimeoutError``, which the exception handlers answer with a 408.
+
+HTTP semantics the framework leaves to us: ``HEAD`` is served as ``GET`` without the body (RFC 9110 §9.3.2), and
+every ``405`` and ``OPTIONS`` answer carries an ``Allow`` header listing the methods of the route the path names.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from typing import cast
 
 import structlog
@@ -24,11 +28,12 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage,
 from shared import metrics
 from shared.scim.errors import RequestTimeoutError
 
-__all__ = ["Gateway", "normalize_path"]
+__all__ = ["AllowedMethods", "Gateway", "normalize_path"]
 
 logger = structlog.get_logger(__name__)
 
 _SLASHES = re.compile(r"/{2,}")
+_PARAMETER = re.compile(r"\{[^}:]+(:[^}]+)?\}")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Metric labels take only these methods: anything a client invents is "other", so series stay bounded.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -42,11 +47,47 @@ def normalize_path(path: str) -> str:
     return cleaned
 
 
+class AllowedMethods:
+    """Which methods each route accepts, looked up by request path (for ``Allow`` headers)."""
+
+    def __init__(self, routes: Iterable[tuple[str, Iterable[str]]]) -> None:
+        table = []
+        for template, methods in routes:
+            allowed = {method.upper() for method in methods} | {"OPTIONS"}
+            if "GET" in allowed:
+                allowed.add("HEAD")
+            table.append((template.count("{"), _template_pattern(template), ", ".join(sorted(allowed))))
+        # A fixed segment wins over a parameter, as in routing: ``/Users/.search`` is not ``/Users/{id}``.
+        table.sort(key=lambda row: row[0])
+        self._table = [(pattern, allow) for _, pattern, allow in table]
+
+    def for_path(self, path: str) -> str | None:
+        """The ``Allow`` value for ``path``, or None when no route has that path."""
+        for pattern, allow in self._table:
+            if pattern.fullmatch(path):
+                return allow
+        return None
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    position = 0
+    for match in _PARAMETER.finditer(template):
+        parts.append(re.escape(template[position : match.start()]))
+        parts.append(".*" if match.group(1) == ":path" else "[^/]+")
+        position = match.end()
+    parts.append(re.escape(template[position:]))
+    return re.compile("".join(parts))
+
+
 class Gateway:
     """Wraps the Litestar app; see the module docstring."""
 
-    def __init__(self, app: ASGIApp, *, body_timeout_seconds: float = 30.0) -> None:
+    def __init__(
+        self, app: ASGIApp, *, allowed_methods: AllowedMethods | None = None, body_timeout_seconds: float = 30.0
+    ) -> None:
         self.app = app
+        self.allowed_methods = allowed_methods or AllowedMethods([])
         self.body_timeout_seconds = body_timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -56,7 +97,16 @@ class Gateway:
 
         path = normalize_path(scope["path"])
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
-        http_scope = cast("HTTPScope", {**scope, "path": path, "raw_path": path.encode("utf-8", "surrogateescape")})
+        head = scope["method"] == "HEAD"
+        http_scope = cast(
+            "HTTPScope",
+            {
+                **scope,
+                "path": path,
+                "raw_path": path.encode("utf-8", "surrogateescape"),
+                "method": "GET" if head else scope["method"],
+            },
+        )
         status = 500
         started = time.perf_counter()
 
@@ -66,7 +116,11 @@ class Gateway:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                if status == 405 or scope["method"] == "OPTIONS":
+                    headers = self._with_allow(headers, path)
                 message = cast("Message", {**message, "headers": headers})
+            elif message["type"] == "http.response.body" and head:
+                message = cast("Message", {**message, "body": b""})
             await send(message)
 
         structlog.contextvars.clear_contextvars()
@@ -76,12 +130,18 @@ class Gateway:
         finally:
             seconds = time.perf_counter() - started
             route = str(http_scope.get("path_template") or "unmatched")
-            method = http_scope["method"] if http_scope["method"] in _METHODS else "other"
+            method = scope["method"] if scope["method"] in _METHODS else "other"
             metrics.REQUESTS.labels(method=method, route=route, status=str(status)).inc()
             metrics.REQUEST_SECONDS.labels(method=method, route=route).observe(seconds)
             if route not in ("/healthz", "/readyz", "/metrics"):
                 logger.info("request", method=method, route=route, status=status, seconds=round(seconds, 4))
             structlog.contextvars.clear_contextvars()
+
+    def _with_allow(self, headers: list[tuple[bytes, bytes]], path: str) -> list[tuple[bytes, bytes]]:
+        allow = self.allowed_methods.for_path(path)
+        if allow is None:
+            return headers
+        return [(name, value) for name, value in headers if name.lower() != b"allow"] + [(b"allow", allow.encode())]
 
     def _with_body_deadline(self, receive: Receive) -> Receive:
         """``receive``, failing once the body has not fully arrived by the deadline; unbounded after the body."""

@@ -415,3 +415,42 @@ def test_a_slow_but_complete_body_is_read(impatient_api: ServiceProcess, live_st
             answer += chunk
 
     assert answer.startswith(b"HTTP/1.1 201"), answer[:500]
+
+
+def test_head_answers_like_get_without_a_body(live_stack: LiveStack) -> None:
+    user = _create(live_stack)
+    url = f"{live_stack.scim_base}/Users/{user['id']}"
+
+    got = httpx.get(url, headers=live_stack.scim_headers())
+    head = httpx.head(url, headers=live_stack.scim_headers())
+    anonymous = httpx.head(url)
+
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert head.headers["etag"] == got.headers["etag"]
+    assert anonymous.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        pytest.param("OPTIONS", "/Users", "GET, HEAD, OPTIONS, POST", id="options-collection"),
+        pytest.param("OPTIONS", "/Users/{id}", "DELETE, GET, HEAD, OPTIONS, PATCH, PUT", id="options-resource"),
+        pytest.param("DELETE", "/Users", "GET, HEAD, OPTIONS, POST", id="405-collection"),
+        pytest.param("POST", "/Users/{id}", "DELETE, GET, HEAD, OPTIONS, PATCH, PUT", id="405-resource"),
+        pytest.param("PUT", "/ServiceProviderConfig", "GET, HEAD, OPTIONS", id="405-discovery"),
+    ],
+)
+def test_options_and_405_name_the_allowed_methods(live_stack: LiveStack, method: str, path: str, allow: str) -> None:
+    user = _create(live_stack)
+
+    response = httpx.request(
+        method, live_stack.scim_base + path.replace("{id}", user["id"]), headers=live_stack.scim_headers()
+    )
+
+    assert response.status_code in (200, 204, 405)
+    assert response.status_code != 405 or method != "OPTIONS"
+    assert response.headers["allow"] == allow
+    if response.status_code == 405:
+        _assert_scim_error(response, 405)
