@@ -73,11 +73,13 @@ class DiscoveryController(Controller):
 
     @get("/")
     async def root(self, request: AnyRequest, caller: ScimCaller) -> Response[bytes]:
-        """The base URL answers, so a connection test against it succeeds; it points at discovery."""
+        """The base URL answers, so a connection test against it succeeds; it points at discovery.
+
+        RFC 7644 defines no resource at the base URL, so this index claims no SCIM schema.
+        """
         base = scim_base_url(request)
         return scim_json(
             {
-                "schemas": [SPC_URN],
                 "serviceProviderConfig": f"{base}/ServiceProviderConfig",
                 "resourceTypes": f"{base}/ResourceTypes",
                 "schemaDefinitions": f"{base}/Schemas",

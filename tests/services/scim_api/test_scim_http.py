@@ -454,3 +454,13 @@ def test_options_and_405_name_the_allowed_methods(live_stack: LiveStack, method:
     assert response.headers["allow"] == allow
     if response.status_code == 405:
         _assert_scim_error(response, 405)
+
+
+@pytest.mark.parametrize("path", [pytest.param("", id="plain"), pytest.param("/", id="trailing-slash")])
+def test_the_base_url_is_an_index_of_discovery_that_claims_no_schema(live_stack: LiveStack, path: str) -> None:
+    response = httpx.get(f"{live_stack.scim_base}{path}", headers=live_stack.scim_headers())
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(SCIM_JSON)
+    assert "schemas" not in response.json()
+    assert response.json()["serviceProviderConfig"] == f"{live_stack.scim_base}/ServiceProviderConfig"
