@@ -2,7 +2,8 @@
 
 The design accepts both media types with any charset. A body without a Content-Type is read as JSON too (some
 clients omit it); a body declared as anything else (XML, a form) is 415. A declared charset other than UTF-8 is
-transcoded, and a UTF-8 byte order mark is dropped, so the JSON decoders always see UTF-8.
+transcoded, and a UTF-8 byte order mark is dropped, so the JSON decoders always see UTF-8. A body sent with a
+content coding (gzip, br, ...) is 415: the service reads bodies as sent, and says so rather than misreading them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ async def json_body(request: Request[object, object, State]) -> bytes:
     if media_type and media_type not in _JSON_TYPES and not media_type.endswith("+json"):
         raise UnsupportedMediaTypeError(
             f"send the body as application/scim+json or application/json, not {media_type[:64]}"
+        )
+
+    coding = request.headers.get("content-encoding", "").strip().lower()
+    if coding not in ("", "identity"):
+        raise UnsupportedMediaTypeError(
+            f"Content-Encoding {coding[:32]!r} is not supported; send the body uncompressed"
         )
 
     charset = _charset(parameters)

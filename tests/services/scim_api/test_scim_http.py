@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import secrets
 import socket
@@ -464,3 +465,27 @@ def test_the_base_url_is_an_index_of_discovery_that_claims_no_schema(live_stack:
     assert response.headers["content-type"].startswith(SCIM_JSON)
     assert "schemas" not in response.json()
     assert response.json()["serviceProviderConfig"] == f"{live_stack.scim_base}/ServiceProviderConfig"
+
+
+@pytest.mark.parametrize(
+    ("coding", "status"),
+    [
+        pytest.param("gzip", 415, id="gzip"),
+        pytest.param("br", 415, id="brotli"),
+        pytest.param("identity", 201, id="identity"),
+    ],
+)
+def test_a_compressed_body_is_415_not_misread(live_stack: LiveStack, coding: str, status: int) -> None:
+    body = json.dumps({"userName": _email()}).encode()
+    if coding == "gzip":
+        body = gzip.compress(body)
+
+    response = httpx.post(
+        f"{live_stack.scim_base}/Users", content=body, headers={**live_stack.scim_headers(), "Content-Encoding": coding}
+    )
+
+    if status == 201:
+        assert response.status_code == 201, response.text
+    else:
+        _assert_scim_error(response, 415)
+        assert coding in response.json()["detail"]
