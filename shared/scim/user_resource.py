@@ -99,13 +99,43 @@ _MAX_ADDRESS = 254
 MAX_STRING = 1024
 MAX_EXTERNAL_ID = 512
 
+# A \u escape of one half of a UTF-16 surrogate pair without the other half next to it. The even run of backslashes
+# before it makes it an escape rather than escaped text; only a failed decode searches a body with it, for a detail.
+_HIGH = rb"\\u[dD][89abAB][0-9a-fA-F]{2}"
+_LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+_LONE_SURROGATE = re.compile(rb"(?<!\\)(?:\\\\)*(" + _HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH + rb")" + _LOW + rb")")
+
+
+def _syntax_error(body: bytes, error: msgspec.DecodeError, what: str) -> InvalidSyntaxError:
+    """The error for ``body``, which failed to decode with ``error``, with a detail that names the real problem.
+
+    msgspec says "Input data was truncated" for an empty body and for a high surrogate escape that no low one
+    follows, as well as for a body that really ends too early; those are told apart here.
+    """
+    if not body.strip(b" \t\r\n"):
+        return InvalidSyntaxError(f"The {what} is empty: a JSON object is expected.")
+
+    lone = _LONE_SURROGATE.search(body)
+    if lone is not None:
+        escape = lone.group(1).decode("ascii")
+        problem = f"the escape {escape} at byte {lone.start(1)} is half of a UTF-16 surrogate pair, without the other"
+    elif str(error) == "Input data was truncated":
+        problem = "the body ends before the JSON value is complete"
+    else:
+        problem = str(error)
+    return InvalidSyntaxError(f"The {what} is not valid JSON: {problem}.")
+
 
 def decode_object(body: bytes, *, what: str) -> dict[str, Any]:
-    """Decode a request body that must be one JSON object, or raise ``invalidSyntax`` (RFC 7644 §3.12)."""
+    """Decode a request body that must be one JSON object, or raise ``invalidSyntax`` (RFC 7644 §3.12).
+
+    The detail names the problem: an empty body, a body cut short, an unpaired surrogate escape (``\\ud800``),
+    or the position of any other syntax error.
+    """
     try:
         document = _JSON.decode(body)
     except msgspec.DecodeError as exc:
-        raise InvalidSyntaxError(f"The {what} is not valid JSON: {exc}.") from exc
+        raise _syntax_error(body, exc, what) from exc
     except RecursionError:
         raise InvalidSyntaxError(f"The {what} nests arrays or objects too deeply.") from None
 

@@ -691,6 +691,52 @@ def test_deeply_nested_json_is_invalid_syntax_not_a_crash() -> None:
         parse_create(body)
 
 
+_NOT_JSON = "The User is not valid JSON: "
+_LONE = "is half of a UTF-16 surrogate pair, without the other."
+
+
+@pytest.mark.parametrize(
+    ("raw", "detail"),
+    [
+        pytest.param(b"", "The User is empty: a JSON object is expected.", id="empty"),
+        pytest.param(b" \r\n\t", "The User is empty: a JSON object is expected.", id="only-whitespace"),
+        pytest.param(b'{"displayName": "a\\ud800b"}', f"{_NOT_JSON}the escape \\ud800 at byte 18 {_LONE}", id="high"),
+        pytest.param(
+            b'{"displayName": "a\\uDBFF"}', f"{_NOT_JSON}the escape \\uDBFF at byte 18 {_LONE}", id="high-at-end"
+        ),
+        pytest.param(
+            b'{"displayName": "\\udc00"}', f"{_NOT_JSON}the escape \\udc00 at byte 17 {_LONE}", id="low-alone"
+        ),
+        pytest.param(
+            b'{"displayName": "\\ud800\\ud800"}', f"{_NOT_JSON}the escape \\ud800 at byte 17 {_LONE}", id="high-twice"
+        ),
+        pytest.param(
+            b'{"displayName": "\\\\\\ud800"}', f"{_NOT_JSON}the escape \\ud800 at byte 19 {_LONE}", id="after-backslash"
+        ),
+        pytest.param(
+            b'{"displayName": "\\\\ud800',
+            f"{_NOT_JSON}the body ends before the JSON value is complete.",
+            id="escaped-backslash-is-no-escape",
+        ),
+        pytest.param(
+            b'{"displayName": "\\ud83d\\ude00", "userName": ',
+            f"{_NOT_JSON}the body ends before the JSON value is complete.",
+            id="paired-surrogates-then-cut-short",
+        ),
+        pytest.param(
+            b'{"displayName": "\\uZZZZ"}',
+            f"{_NOT_JSON}JSON is malformed: invalid character in unicode escape (byte 20).",
+            id="other-errors-keep-their-position",
+        ),
+    ],
+)
+def test_broken_json_gets_a_detail_that_names_the_problem(raw: bytes, detail: str) -> None:
+    with pytest.raises(InvalidSyntaxError) as caught:
+        parse_create(raw)
+
+    assert caught.value.detail == detail
+
+
 @pytest.mark.parametrize(
     ("attribute", "length"),
     [
