@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 import click
@@ -20,6 +20,7 @@ import msgspec
 from shared.db import create_pool, migrate
 from shared.domain import Actor
 from shared.logging import configure_logging
+from shared.scim.errors import ScimError
 from shared.services.tenants import TenantService
 from shared.settings import Settings, SettingsError
 
@@ -59,6 +60,7 @@ def _operator_database(settings: Settings) -> str:
 
 
 def _with_tenants(settings: Settings, work: Callable[[TenantService], Awaitable[_T]]) -> _T:
+    """The result of ``work``; a refusal of the service (unknown organization, invalid value) is the error shown."""
     database_url = _operator_database(settings)
 
     async def run() -> _T:
@@ -68,7 +70,10 @@ def _with_tenants(settings: Settings, work: Callable[[TenantService], Awaitable[
         finally:
             await pool.close()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except ScimError as exc:
+        raise click.ClickException(exc.detail) from None
 
 
 @click.group()
@@ -147,21 +152,17 @@ def org() -> None:
 @click.option("--jit/--no-jit", default=True, help="Create users at their first SSO sign-in.")
 def org_create(name: str, domains: tuple[str, ...], provisioning: bool, subscription: bool, jit: bool) -> None:
     """Create an organization; prints its id last."""
-    settings = _settings()
-    try:
-        created = _with_tenants(
-            settings,
-            lambda tenants: tenants.create_organization(
-                name,
-                sso_domains=list(domains),
-                provisioning_enabled=provisioning,
-                subscription_active=subscription,
-                jit_enabled=jit,
-                actor=_OPERATOR,
-            ),
-        )
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    created = _with_tenants(
+        _settings(),
+        lambda tenants: tenants.create_organization(
+            name,
+            sso_domains=list(domains),
+            provisioning_enabled=provisioning,
+            subscription_active=subscription,
+            jit_enabled=jit,
+            actor=_OPERATOR,
+        ),
+    )
     click.echo(f"created organization {created.name!r} (domains: {', '.join(created.sso_domains)})")
     click.echo(str(created.id))
 
@@ -178,7 +179,9 @@ def org_list() -> None:
 @click.option("--provisioning/--no-provisioning", default=None, help="Switch SCIM provisioning on or off.")
 @click.option("--subscription/--no-subscription", default=None, help="Mark the subscription active or not.")
 @click.option("--jit/--no-jit", default=None, help="Allow or forbid just-in-time accounts.")
-@click.option("--domain", "domains", multiple=True, help="Replace the SSO domains (repeatable).")
+@click.option(
+    "--domain", "domains", multiple=True, help="Replace all SSO domains with these (repeatable); omitted, they stay."
+)
 def org_update(
     org_id: UUID, provisioning: bool | None, subscription: bool | None, jit: bool | None, domains: tuple[str, ...]
 ) -> None:
@@ -209,13 +212,7 @@ def token() -> None:
 @click.option("--label", default="", help="A note for operators, e.g. the IdP it is for.")
 def token_create(org_id: UUID, label: str) -> None:
     """Create a SCIM token; prints the token last. It is shown only this once."""
-
-    async def issue(tenants: TenantService) -> Any:
-        if await tenants.get_organization(org_id) is None:
-            raise click.ClickException("no such organization")
-        return await tenants.issue_token(org_id, label=label, actor=_OPERATOR)
-
-    issued = _with_tenants(_settings(), issue)
+    issued = _with_tenants(_settings(), lambda tenants: tenants.issue_token(org_id, label=label, actor=_OPERATOR))
     click.echo(f"token id {issued.id} (keep the token below; it is not shown again)")
     click.echo(issued.token)
 

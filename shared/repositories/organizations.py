@@ -10,6 +10,7 @@ import msgspec
 
 from shared.db import Connection
 from shared.domain import Organization
+from shared.scim.errors import InvalidValueError, NotFoundError
 
 __all__ = [
     "TokenInfo",
@@ -60,19 +61,23 @@ async def insert(
     provisioning_enabled: bool,
     jit_enabled: bool,
 ) -> Organization:
-    row = await connection.fetchrow(
-        f"""
-        INSERT INTO organizations (id, name, sso_domains, subscription_active, provisioning_enabled, jit_enabled)
-        VALUES ($1, $2, $3, $4, $5, $6)
-        RETURNING {_COLUMNS}
-        """,
-        org_id,
-        name,
-        sso_domains,
-        subscription_active,
-        provisioning_enabled,
-        jit_enabled,
-    )
+    """Insert an organization. Raises InvalidValueError when the name is empty (the table's only check)."""
+    try:
+        row = await connection.fetchrow(
+            f"""
+            INSERT INTO organizations (id, name, sso_domains, subscription_active, provisioning_enabled, jit_enabled)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            RETURNING {_COLUMNS}
+            """,
+            org_id,
+            name,
+            sso_domains,
+            subscription_active,
+            provisioning_enabled,
+            jit_enabled,
+        )
+    except asyncpg.CheckViolationError as exc:
+        raise InvalidValueError("the organization name must not be empty") from exc
     return _organization(row)
 
 
@@ -138,13 +143,17 @@ async def find_by_token_digest(connection: Connection, token_digest: bytes) -> T
 async def insert_token(
     connection: Connection, *, token_id: UUID, org_id: UUID, token_digest: bytes, label: str
 ) -> None:
-    await connection.execute(
-        "INSERT INTO scim_tokens (id, org_id, token_hash, label) VALUES ($1, $2, $3, $4)",
-        token_id,
-        org_id,
-        token_digest,
-        label,
-    )
+    """Store a token's digest. Raises NotFoundError when there is no such organization."""
+    try:
+        await connection.execute(
+            "INSERT INTO scim_tokens (id, org_id, token_hash, label) VALUES ($1, $2, $3, $4)",
+            token_id,
+            org_id,
+            token_digest,
+            label,
+        )
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise NotFoundError("no such organization") from exc
 
 
 async def revoke_token(connection: Connection, token_id: UUID) -> UUID | None:

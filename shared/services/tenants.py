@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from collections.abc import Mapping
 from uuid import UUID
 
 import msgspec
 from uuid_utils.compat import uuid7
 
-from shared.db import Pool
+from shared.db import Connection, Pool
 from shared.domain import Actor, Organization
-from shared.repositories import audit, organizations
-from shared.scim.errors import ForbiddenError, UnauthorizedError
+from shared.repositories import audit, members, organizations
+from shared.scim.errors import ForbiddenError, InvalidValueError, NotFoundError, UnauthorizedError
 from shared.tokens import digest, digests_match, new_secret
 
 __all__ = ["IssuedToken", "ScimCaller", "TenantService", "normalize_domain"]
 
 TokenInfo = organizations.TokenInfo
+Member = members.Member
+
+_MAX_NAME = 200
 
 
 class IssuedToken(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,11 +44,39 @@ class ScimCaller(msgspec.Struct, frozen=True, kw_only=True):
     token_id: UUID
 
 
+def _organization_name(name: str) -> str:
+    """An organization name as stored: in Unicode NFC, without surrounding space.
+
+    Raises InvalidValueError for a blank name, one longer than 200 characters or one with a NUL.
+    """
+    cleaned = unicodedata.normalize("NFC", name.strip())
+    if not cleaned:
+        raise InvalidValueError("the organization name must not be empty")
+    if len(cleaned) > _MAX_NAME or "\x00" in cleaned:
+        raise InvalidValueError(f"the organization name must be at most {_MAX_NAME} characters, without NUL")
+    return cleaned
+
+
 def normalize_domain(domain: str) -> str:
-    """An SSO email domain as stored: lower case, without a leading ``@`` or surrounding space."""
+    """An SSO email domain as stored: lower case, without a leading ``@`` or surrounding space.
+
+    Raises InvalidValueError for anything that is not a domain name of at least two labels.
+    """
     cleaned = domain.strip().lstrip("@").lower()
     if not _DOMAIN.fullmatch(cleaned) or len(cleaned) > 253:
-        raise ValueError(f"not an email domain: {domain[:64]!r}")
+        raise InvalidValueError(f"not an email domain: {domain[:64]!r}")
+    return cleaned
+
+
+def _sso_domains(domains: list[str]) -> list[str]:
+    """An organization's SSO domains as stored: normalized, without duplicates, sorted.
+
+    Raises InvalidValueError for an empty list: only emails in these domains can be provisioned or sign in, so an
+    organization without one could have no members.
+    """
+    cleaned = sorted({normalize_domain(domain) for domain in domains})
+    if not cleaned:
+        raise InvalidValueError("an organization needs at least one SSO domain: only emails in them can join")
     return cleaned
 
 
@@ -70,7 +102,10 @@ class TenantService:
         jit_enabled: bool = True,
         actor: Actor,
     ) -> Organization:
-        domains = sorted({normalize_domain(domain) for domain in sso_domains})
+        """Create an organization. Raises InvalidValueError for a blank name or no valid SSO domain."""
+        name = _organization_name(name)
+        domains = _sso_domains(sso_domains)
+
         async with self._pool.acquire() as connection, connection.transaction():
             org = await organizations.insert(
                 connection,
@@ -94,7 +129,13 @@ class TenantService:
         jit_enabled: bool | None = None,
         sso_domains: list[str] | None = None,
     ) -> Organization | None:
-        domains = None if sso_domains is None else sorted({normalize_domain(domain) for domain in sso_domains})
+        """Change the switches given (``None`` leaves one as it is); ``sso_domains`` replaces the whole list.
+
+        Returns None when there is no such organization. Raises InvalidValueError for an invalid or empty domain
+        list.
+        """
+        domains = None if sso_domains is None else _sso_domains(sso_domains)
+
         async with self._pool.acquire() as connection, connection.transaction():
             org = await organizations.update_flags(
                 connection,
@@ -125,6 +166,7 @@ class TenantService:
             return await organizations.list_all(connection)
 
     async def issue_token(self, org_id: UUID, *, label: str = "", actor: Actor) -> IssuedToken:
+        """A new live token for the organization. Raises NotFoundError when there is no such organization."""
         token = new_secret("scim_")
         token_id = uuid7()
         async with self._pool.acquire() as connection, connection.transaction():
@@ -146,8 +188,16 @@ class TenantService:
         return True
 
     async def list_tokens(self, org_id: UUID) -> list[TokenInfo]:
+        """The organization's tokens, revoked ones too. Raises NotFoundError when there is no such organization."""
         async with self._pool.acquire() as connection:
+            await _require_organization(connection, org_id)
             return await organizations.list_tokens(connection, org_id)
+
+    async def list_members(self, org_id: UUID) -> list[Member]:
+        """The organization's team members. Raises NotFoundError when there is no such organization."""
+        async with self._pool.acquire() as connection:
+            await _require_organization(connection, org_id)
+            return await members.list_for_org(connection, org_id)
 
     async def authenticate(self, authorization: str | None) -> ScimCaller:
         """The caller behind an ``Authorization: Bearer`` header (RFC 7644 §2).
@@ -191,6 +241,11 @@ class TenantService:
 
 
 _TOKEN_CACHE_SIZE = 10_000
+
+
+async def _require_organization(connection: Connection, org_id: UUID) -> None:
+    if await organizations.get(connection, org_id) is None:
+        raise NotFoundError("no such organization")
 
 
 def _entry(action: str, org_id: UUID, actor: Actor, detail: Mapping[str, object]) -> audit.AuditEntry:

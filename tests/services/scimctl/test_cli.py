@@ -59,7 +59,12 @@ def test_token_revoke_stops_the_token(test_services: TestServices, live_stack: L
     ("args", "message"),
     [
         pytest.param(("org", "create", "Bad", "--domain", "not a domain"), "not an email domain", id="bad-domain"),
+        pytest.param(("org", "create", "", "--domain", "empty.com"), "name must not be empty", id="empty-name"),
+        pytest.param(("org", "create", "  ", "--domain", "empty.com"), "name must not be empty", id="blank-name"),
+        pytest.param(("org", "create", "No domain"), "Missing option '--domain'", id="no-domain"),
+        pytest.param(("org", "update", str(uuid.UUID(int=7)), "--no-jit"), "no such organization", id="update-unknown"),
         pytest.param(("token", "create", str(uuid.UUID(int=7))), "no such organization", id="unknown-org"),
+        pytest.param(("token", "list", str(uuid.UUID(int=7))), "no such organization", id="list-unknown-org"),
         pytest.param(("token", "revoke", str(uuid.UUID(int=7))), "no live token", id="unknown-token"),
         pytest.param(("token", "create", "not-a-uuid"), "not a valid UUID", id="malformed-id"),
     ],
@@ -72,6 +77,21 @@ def test_operator_mistakes_get_a_clear_message(
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_org_update_replaces_the_domains_only_when_domain_is_given(test_services: TestServices) -> None:
+    created = _scimctl(test_services, "org", "create", "Domains", "--domain", "old.example", "--domain", "two.example")
+    org_id = created.stdout.strip().splitlines()[-1]
+
+    switched = _scimctl(test_services, "org", "update", org_id, "--provisioning", "--no-jit")
+    replaced = _scimctl(test_services, "org", "update", org_id, "--domain", "New.example")
+
+    assert switched.returncode == 0, switched.stderr
+    assert json.loads(switched.stdout)["sso_domains"] == ["old.example", "two.example"]
+    assert replaced.returncode == 0, replaced.stderr
+    after = json.loads(replaced.stdout)
+    assert after["sso_domains"] == ["new.example"]
+    assert (after["provisioning_enabled"], after["jit_enabled"]) == (True, False)
 
 
 def test_a_bad_setting_names_the_variable(test_services: TestServices) -> None:

@@ -6,7 +6,8 @@ import uuid
 import pytest
 
 from shared.db import Pool
-from shared.scim.errors import ForbiddenError, UnauthorizedError
+from shared.domain import Organization
+from shared.scim.errors import ForbiddenError, InvalidValueError, NotFoundError, UnauthorizedError
 from shared.services.tenants import TenantService, normalize_domain
 from tests.shared.services.conftest import OPERATOR
 
@@ -69,5 +70,86 @@ def test_domains_are_normalized(raw: str, stored: str) -> None:
 
 @pytest.mark.parametrize("raw", ["", "localhost", "a@b.com", "exa mple.com"], ids=["empty", "no-dot", "email", "space"])
 def test_non_domains_are_refused(raw: str) -> None:
-    with pytest.raises(ValueError, match="not an email domain"):
+    with pytest.raises(InvalidValueError, match="not an email domain"):
         normalize_domain(raw)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        pytest.param("", "must not be empty", id="empty"),
+        pytest.param("   ", "must not be empty", id="blank"),
+        pytest.param("x" * 201, "at most 200 characters", id="too-long"),
+        pytest.param("a\x00b", "without NUL", id="nul"),
+    ],
+)
+async def test_an_organization_without_a_usable_name_is_refused(db_pool: Pool, name: str, message: str) -> None:
+    with pytest.raises(InvalidValueError, match=message):
+        await TenantService(db_pool).create_organization(
+            name, sso_domains=["example.com"], provisioning_enabled=False, actor=OPERATOR
+        )
+
+
+async def test_an_organization_name_is_stored_trimmed_and_in_nfc(db_pool: Pool) -> None:
+    org = await TenantService(db_pool).create_organization(
+        "  Zoe\u0308 Ltd ", sso_domains=["example.com"], provisioning_enabled=False, actor=OPERATOR
+    )
+
+    assert org.name == "Zo\u00eb Ltd"
+
+
+@pytest.mark.parametrize(
+    ("domains", "message"),
+    [
+        pytest.param([], "at least one SSO domain", id="none"),
+        pytest.param(["example.com", "not a domain"], "not an email domain: 'not a domain'", id="one-invalid"),
+    ],
+)
+async def test_an_organization_needs_valid_sso_domains(db_pool: Pool, domains: list[str], message: str) -> None:
+    with pytest.raises(InvalidValueError, match=message):
+        await TenantService(db_pool).create_organization(
+            "no domains", sso_domains=domains, provisioning_enabled=False, actor=OPERATOR
+        )
+
+
+async def test_an_update_cannot_empty_the_sso_domains(db_pool: Pool, org: Organization) -> None:
+    service = TenantService(db_pool)
+
+    with pytest.raises(InvalidValueError, match="at least one SSO domain"):
+        await service.update_organization(org.id, sso_domains=[], actor=OPERATOR)
+
+    unchanged = await service.get_organization(org.id)
+    assert unchanged is not None
+    assert unchanged.sso_domains == ("example.com",)
+
+
+async def test_an_update_replaces_the_sso_domains(db_pool: Pool, org: Organization) -> None:
+    updated = await TenantService(db_pool).update_organization(
+        org.id, sso_domains=["B.example", "a.example", "b.example"], actor=OPERATOR
+    )
+
+    assert updated is not None
+    assert updated.sso_domains == ("a.example", "b.example")
+
+
+async def test_an_existing_organization_without_members_lists_none(db_pool: Pool, org: Organization) -> None:
+    assert await TenantService(db_pool).list_members(org.id) == []
+
+
+async def test_a_new_organization_has_no_tokens(db_pool: Pool, org: Organization) -> None:
+    assert await TenantService(db_pool).list_tokens(org.id) == []
+
+
+async def test_issuing_a_token_for_an_unknown_organization_is_not_found(db_pool: Pool) -> None:
+    with pytest.raises(NotFoundError, match="no such organization"):
+        await TenantService(db_pool).issue_token(uuid.uuid4(), actor=OPERATOR)
+
+
+async def test_the_tokens_of_an_unknown_organization_are_not_found(db_pool: Pool) -> None:
+    with pytest.raises(NotFoundError, match="no such organization"):
+        await TenantService(db_pool).list_tokens(uuid.uuid4())
+
+
+async def test_the_members_of_an_unknown_organization_are_not_found(db_pool: Pool) -> None:
+    with pytest.raises(NotFoundError, match="no such organization"):
+        await TenantService(db_pool).list_members(uuid.uuid4())
