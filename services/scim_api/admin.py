@@ -16,11 +16,12 @@ import structlog
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.params import Parameter
 
 from services.scim_api.responses import admin_error, admin_json
 from services.scim_api.state import services_of
 from shared.domain import Actor, Organization
-from shared.repositories import audit, events, members
+from shared.repositories import audit, events
 from shared.scim.errors import ForbiddenError, InvalidValueError, NotFoundError, UnauthorizedError
 from shared.services.access import SignInRefusedError
 
@@ -119,30 +120,49 @@ async def require_admin(request: AnyRequest) -> Actor:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
         raise UnauthorizedError("the admin bearer token is missing or wrong")
-    org_id = request.path_params.get("org_id")
-    if org_id is not None:
-        structlog.contextvars.bind_contextvars(org_id=str(org_id))
     return Actor(type="admin", id="admin-token", request_id=_request_id())
+
+
+# Ids in paths are parsed by these dependencies rather than by the router, which answers a bare "Not Found" for a
+# malformed one. Each takes ``admin`` so that a caller without the admin token gets 401 before anything else.
+async def org_id_in_path(admin: Actor, org: Annotated[str, Parameter(description="organization id (UUID)")]) -> UUID:
+    """The organization id of the path, bound to the request's log lines; 404 saying so when it is not a UUID."""
+    org_id = _path_id("organization", org)
+    structlog.contextvars.bind_contextvars(org_id=str(org_id))
+    return org_id
+
+
+async def token_id_in_path(admin: Actor, token: Annotated[str, Parameter(description="token id (UUID)")]) -> UUID:
+    """The token id of the path; 404 saying so when it is not a UUID."""
+    return _path_id("token", token)
+
+
+def _path_id(kind: str, value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise NotFoundError(f"{value[:64]!r} is not a valid {kind} id: ids are UUIDs") from None
 
 
 class AdminController(Controller):
     path = "/api/v1"
-    dependencies = {"admin": Provide(require_admin)}  # noqa: RUF012 - the framework reads this class attribute
+    dependencies = {  # noqa: RUF012 - the framework reads this class attribute
+        "admin": Provide(require_admin),
+        "org_id": Provide(org_id_in_path),
+        "token_id": Provide(token_id_in_path),
+    }
 
     @post("/orgs", status_code=201)
     async def create_organization(self, request: AnyRequest, admin: Actor) -> Response[bytes]:
         new = _decode(await request.body(), NewOrganization)
-        try:
-            org = await services_of(request).tenants.create_organization(
-                new.name,
-                sso_domains=new.sso_domains,
-                provisioning_enabled=new.provisioning_enabled,
-                subscription_active=new.subscription_active,
-                jit_enabled=new.jit_enabled,
-                actor=admin,
-            )
-        except ValueError as exc:
-            raise InvalidValueError(str(exc)) from None
+        org = await services_of(request).tenants.create_organization(
+            new.name,
+            sso_domains=new.sso_domains,
+            provisioning_enabled=new.provisioning_enabled,
+            subscription_active=new.subscription_active,
+            jit_enabled=new.jit_enabled,
+            actor=admin,
+        )
         return admin_json(_organization(org), status=201)
 
     @get("/orgs")
@@ -150,57 +170,50 @@ class AdminController(Controller):
         orgs = await services_of(request).tenants.list_organizations()
         return admin_json({"organizations": [_organization(org) for org in orgs]})
 
-    @get("/orgs/{org_id:uuid}")
+    @get("/orgs/{org:str}")
     async def get_organization(self, request: AnyRequest, admin: Actor, org_id: UUID) -> Response[bytes]:
         org = await services_of(request).tenants.get_organization(org_id)
         if org is None:
             raise NotFoundError("no such organization")
         return admin_json(_organization(org))
 
-    @patch("/orgs/{org_id:uuid}")
+    @patch("/orgs/{org:str}")
     async def update_organization(self, request: AnyRequest, admin: Actor, org_id: UUID) -> Response[bytes]:
         change = _decode(await request.body(), OrganizationChange)
-        try:
-            org = await services_of(request).tenants.update_organization(
-                org_id,
-                actor=admin,
-                subscription_active=change.subscription_active,
-                provisioning_enabled=change.provisioning_enabled,
-                jit_enabled=change.jit_enabled,
-                sso_domains=change.sso_domains,
-            )
-        except ValueError as exc:
-            raise InvalidValueError(str(exc)) from None
+        org = await services_of(request).tenants.update_organization(
+            org_id,
+            actor=admin,
+            subscription_active=change.subscription_active,
+            provisioning_enabled=change.provisioning_enabled,
+            jit_enabled=change.jit_enabled,
+            sso_domains=change.sso_domains,
+        )
         if org is None:
             raise NotFoundError("no such organization")
         return admin_json(_organization(org))
 
-    @post("/orgs/{org_id:uuid}/tokens", status_code=201)
+    @post("/orgs/{org:str}/tokens", status_code=201)
     async def create_token(self, request: AnyRequest, admin: Actor, org_id: UUID) -> Response[bytes]:
         new = _decode(await request.body(), NewToken)
-        services = services_of(request)
-        if await services.tenants.get_organization(org_id) is None:
-            raise NotFoundError("no such organization")
-        issued = await services.tenants.issue_token(org_id, label=new.label, actor=admin)
+        issued = await services_of(request).tenants.issue_token(org_id, label=new.label, actor=admin)
         return admin_json(msgspec.to_builtins(issued), status=201)
 
-    @get("/orgs/{org_id:uuid}/tokens")
+    @get("/orgs/{org:str}/tokens")
     async def list_tokens(self, request: AnyRequest, admin: Actor, org_id: UUID) -> Response[bytes]:
         tokens = await services_of(request).tenants.list_tokens(org_id)
         return admin_json({"tokens": msgspec.to_builtins(tokens)})
 
-    @delete("/tokens/{token_id:uuid}", status_code=204)
+    @delete("/tokens/{token:str}", status_code=204)
     async def revoke_token(self, request: AnyRequest, admin: Actor, token_id: UUID) -> None:
         if not await services_of(request).tenants.revoke_token(token_id, actor=admin):
             raise NotFoundError("no live token with that id")
 
-    @get("/orgs/{org_id:uuid}/members")
+    @get("/orgs/{org:str}/members")
     async def list_members(self, request: AnyRequest, admin: Actor, org_id: UUID) -> Response[bytes]:
-        async with services_of(request).pool.acquire() as connection:
-            found = await members.list_for_org(connection, org_id)
+        found = await services_of(request).tenants.list_members(org_id)
         return admin_json({"members": msgspec.to_builtins(found)})
 
-    @post("/orgs/{org_id:uuid}/sessions", status_code=201)
+    @post("/orgs/{org:str}/sessions", status_code=201)
     async def sign_in(self, request: AnyRequest, admin: Actor, org_id: UUID) -> Response[bytes]:
         """SSO sign-in: a session for an active user (created just in time when allowed); 403 with a reason."""
         body = _decode(await request.body(), SignIn)

@@ -44,6 +44,99 @@ def test_a_bad_organization_body_is_400(live_stack: LiveStack, body: bytes) -> N
     assert response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        pytest.param(
+            {"name": "   ", "sso_domains": ["e.example"]}, "the organization name must not be empty", id="blank"
+        ),
+        pytest.param(
+            {"name": "n", "sso_domains": []},
+            "an organization needs at least one SSO domain: only emails in them can join",
+            id="no-domain",
+        ),
+        pytest.param({"name": "n", "sso_domains": [" @ "]}, "not an email domain: ' @ '", id="empty-domain"),
+    ],
+)
+def test_an_organization_that_could_not_work_is_refused_saying_why(
+    live_stack: LiveStack, body: dict[str, object], detail: str
+) -> None:
+    response = httpx.post(f"{live_stack.admin_base}/orgs", json=body, headers=live_stack.admin_headers())
+
+    assert response.status_code == 400, response.text
+    assert response.json() == {"error": "invalidValue", "detail": detail}
+
+
+def test_an_update_cannot_remove_every_sso_domain(live_stack: LiveStack) -> None:
+    org_id, _ = live_stack.new_tenant("keeps its domains", domains=["keep.example"])
+    url = f"{live_stack.admin_base}/orgs/{org_id}"
+
+    response = httpx.patch(url, json={"sso_domains": []}, headers=live_stack.admin_headers())
+    after = httpx.get(url, headers=live_stack.admin_headers()).json()
+
+    assert response.status_code == 400
+    assert "at least one SSO domain" in response.json()["detail"]
+    assert after["sso_domains"] == ["keep.example"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("GET", "/orgs/{org}", id="get"),
+        pytest.param("PATCH", "/orgs/{org}", id="update"),
+        pytest.param("GET", "/orgs/{org}/members", id="members"),
+        pytest.param("GET", "/orgs/{org}/tokens", id="tokens"),
+        pytest.param("POST", "/orgs/{org}/tokens", id="new-token"),
+    ],
+)
+def test_an_unknown_organization_is_404(live_stack: LiveStack, method: str, path: str) -> None:
+    response = httpx.request(
+        method, f"{live_stack.admin_base}{path.format(org=uuid.uuid4())}", json={}, headers=live_stack.admin_headers()
+    )
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "error", "detail": "no such organization"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "detail"),
+    [
+        pytest.param("GET", "/orgs/not-a-uuid", "'not-a-uuid' is not a valid organization id", id="get-org"),
+        pytest.param("PATCH", "/orgs/not-a-uuid", "'not-a-uuid' is not a valid organization id", id="update-org"),
+        pytest.param("GET", "/orgs/42/members", "'42' is not a valid organization id", id="members"),
+        pytest.param("POST", "/orgs/x/sessions", "'x' is not a valid organization id", id="sign-in"),
+        pytest.param("DELETE", "/tokens/not-a-uuid", "'not-a-uuid' is not a valid token id", id="revoke-token"),
+    ],
+)
+def test_a_malformed_id_in_the_path_is_404_saying_so(
+    live_stack: LiveStack, method: str, path: str, detail: str
+) -> None:
+    response = httpx.request(method, f"{live_stack.admin_base}{path}", json={}, headers=live_stack.admin_headers())
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "error", "detail": f"{detail}: ids are UUIDs"}
+
+
+def test_a_malformed_id_without_the_admin_token_is_401(live_stack: LiveStack) -> None:
+    response = httpx.get(f"{live_stack.admin_base}/orgs/not-a-uuid/tokens")
+
+    assert response.status_code == 401
+
+
+def test_members_of_an_organization_are_listed(live_stack: LiveStack) -> None:
+    org_id, _ = live_stack.new_tenant("members listed")
+    email = f"member.{secrets.token_hex(4)}@example.com"
+    signed_in = httpx.post(
+        f"{live_stack.admin_base}/orgs/{org_id}/sessions", json={"email": email}, headers=live_stack.admin_headers()
+    )
+
+    response = httpx.get(f"{live_stack.admin_base}/orgs/{org_id}/members", headers=live_stack.admin_headers())
+
+    assert signed_in.status_code == 201, signed_in.text
+    assert response.status_code == 200
+    assert [(member["email"], member["role"]) for member in response.json()["members"]] == [(email, "member")]
+
+
 def test_sign_in_to_an_unknown_organization_is_404(live_stack: LiveStack) -> None:
     response = httpx.post(
         f"{live_stack.admin_base}/orgs/{uuid.uuid4()}/sessions",
