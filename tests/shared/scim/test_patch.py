@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -677,9 +678,14 @@ adds = st.sampled_from(["add", "replace", "Add", "Replace", "ADD"])
 spellings = st.sampled_from([EMAIL, EMAIL.upper(), EMAIL.title()])
 
 
+def as_stored(value: str | None) -> str | None:
+    """A string as the engine stores it: ``""`` is unassigned, text is in NFC (U+2F800 is stored as U+4E3D)."""
+    return unicodedata.normalize("NFC", value) if value else None
+
+
 def assign(field: str, value: str | None) -> Callable[[Model], None]:
     def effect(model: Model) -> None:
-        model[field] = value or None
+        model[field] = as_stored(value)
 
     return effect
 
@@ -712,7 +718,7 @@ def remove_string(draw: st.DrawFn) -> Step:
 @st.composite
 def merge_name(draw: st.DrawFn) -> Step:
     parts = draw(st.dictionaries(st.sampled_from(sorted(NAME_PARTS)), values, max_size=3))
-    effect = assign_all([(NAME_PARTS[key], value or None) for key, value in parts.items()])
+    effect = assign_all([(NAME_PARTS[key], as_stored(value)) for key, value in parts.items()])
     return {"op": draw(adds), "path": "name", "value": parts}, effect
 
 
@@ -732,7 +738,7 @@ def pathless(draw: st.DrawFn) -> Step:
         st.lists(st.sampled_from(["displayName", "externalId", "name.givenName", "name.formatted"]), unique=True)
     )
     chosen: dict[str, Any] = {key: draw(values) for key in keys}
-    assignments: list[tuple[str, Any]] = [(FIELDS[key], value or None) for key, value in chosen.items()]
+    assignments: list[tuple[str, Any]] = [(FIELDS[key], as_stored(value)) for key, value in chosen.items()]
     if draw(st.booleans()):
         active = draw(st.booleans())
         chosen["active"] = active
