@@ -41,11 +41,12 @@ from shared.scim.ast import And, AttrPath, Filter, Not, Or, PatchPath, ValuePath
 from shared.scim.errors import InvalidPathError, InvalidSyntaxError, InvalidValueError, MutabilityError, NoTargetError
 from shared.scim.filter import parse_path
 from shared.scim.filter_eval import evaluate
-from shared.scim.schema import USER_ATTRIBUTES, USER_SCHEMA_URN, find_attribute, find_sub_attribute, strip_user_urn
+from shared.scim.schema import USER_ATTRIBUTES, USER_SCHEMA_URN, find_attribute, find_sub_attribute
 from shared.scim.user_resource import (
     EMAIL_TYPE,
     InboundModel,
     canonical_keys,
+    core_attributes,
     decode_object,
     email_values,
     parse_bool,
@@ -154,18 +155,10 @@ class _Patch:
         if not isinstance(value, dict):
             raise InvalidValueError(f"Without a path, the value of {op} must be an object of attributes.")
 
-        for key, item in value.items():
-            if key.lower() == USER_SCHEMA_URN.lower():
-                if item is not None:
-                    self.pathless(op, item)
-                continue
-
-            name = strip_user_urn(key)
-            if name[:4].lower() == "urn:":
-                continue
+        for name, item in core_attributes(value):
             attr, _, sub = name.partition(".")
             if "." in sub:
-                raise InvalidPathError(f"{key} is not an attribute path: it names more than one sub-attribute.")
+                raise InvalidPathError(f"{name} is not an attribute path: it names more than one sub-attribute.")
             self.at(op, PatchPath(path=AttrPath(attr, sub or None)), item)
 
     def at(self, op: Op, path: PatchPath, value: object) -> None:

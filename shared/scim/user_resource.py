@@ -1,7 +1,8 @@
 """The SCIM User representation: request bodies in, resources out (RFC 7643 §4.1, RFC 7644 §3.3, §3.5.1, §3.9).
 
 Inbound bodies are decoded in two steps: JSON syntax first (a broken body is ``invalidSyntax``), then the
-attribute names are matched ignoring case (RFC 7643 §2.1) and the document is converted into tolerant msgspec
+attribute names are matched ignoring case (RFC 7643 §2.1), with or without the core User URN (RFC 7644 §3.10,
+read by ``core_attributes`` as path-less PATCH reads it), and the document is converted into tolerant msgspec
 models, so a stored attribute of the wrong JSON type is ``invalidValue`` with a detail that names it. Unknown
 attributes, the enterprise extension and the unsupported core ones (``password``, ``groups``, ``roles``, ...) are
 accepted and ignored; ``null`` and ``""`` mean unassigned (RFC 7643 §2.5).
@@ -26,7 +27,7 @@ import msgspec
 from shared.domain import UserAttributes, UserRecord
 from shared.scim.ast import AttrPath
 from shared.scim.errors import InvalidSyntaxError, InvalidValueError, MutabilityError
-from shared.scim.schema import USER_ATTRIBUTES, USER_SCHEMA_URN, find_attribute, find_sub_attribute
+from shared.scim.schema import USER_ATTRIBUTES, USER_SCHEMA_URN, find_attribute, find_sub_attribute, strip_user_urn
 
 __all__ = [
     "EMAIL_TYPE",
@@ -34,6 +35,7 @@ __all__ = [
     "InboundModel",
     "NameIn",
     "canonical_keys",
+    "core_attributes",
     "decode_object",
     "email_values",
     "is_email_address",
@@ -144,14 +146,44 @@ def decode_object(body: bytes, *, what: str) -> dict[str, Any]:
     return document
 
 
-def canonical_keys(document: Mapping[str, Any], names: Mapping[str, str], *, where: str) -> dict[str, Any]:
+def core_attributes(document: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The core User attributes a JSON object names, as (name without the URN, value) pairs (RFC 7644 §3.10).
+
+    A key may be a plain name (``displayName``), a name qualified by the core User URN
+    (``urn:ietf:params:scim:schemas:core:2.0:User:displayName``, the URN in any case), or the core User URN itself
+    holding an object of such keys; a ``null`` or ``""`` there names nothing. Keys of any other schema (the
+    enterprise extension, say) are left out. Names keep their spelling and order, and one attribute may come more
+    than once: the caller decides what that means.
+
+    Raises:
+        InvalidValueError: the core User URN holds something other than an object.
+    """
+    pairs: list[tuple[str, Any]] = []
+    for key, value in document.items():
+        if key.lower() == USER_SCHEMA_URN.lower():
+            if isinstance(value, dict):
+                pairs.extend(core_attributes(value))
+            elif value is not None and value != "":
+                raise InvalidValueError(f"{USER_SCHEMA_URN} must hold an object of attributes.")
+            continue
+
+        name = strip_user_urn(key)
+        if name[:4].lower() != "urn:":
+            pairs.append((name, value))
+    return pairs
+
+
+def canonical_keys(
+    document: Mapping[str, Any] | Iterable[tuple[str, Any]], names: Mapping[str, str], *, where: str
+) -> dict[str, Any]:
     """Rename the keys of ``document`` found in ``names`` (lower-cased → schema spelling); others stay as they are.
 
-    Attribute names are case-insensitive (RFC 7643 §2.1). Two keys naming the same attribute are ``invalidValue``:
-    neither can be chosen without guessing.
+    ``document`` is an object or its (key, value) pairs. Attribute names are case-insensitive (RFC 7643 §2.1). Two
+    keys naming the same attribute are ``invalidValue``: neither can be chosen without guessing.
     """
+    pairs = document.items() if isinstance(document, Mapping) else document
     renamed: dict[str, Any] = {}
-    for key, value in document.items():
+    for key, value in pairs:
         canonical = names.get(key.lower(), key)
         if canonical in renamed:
             raise InvalidValueError(f"The attribute {where}{canonical} is given more than once.")
@@ -246,7 +278,7 @@ def email_values(value: object) -> list[EmailIn]:
 
 
 def _document(body: bytes) -> _UserDocument:
-    document = canonical_keys(decode_object(body, what="User"), _USER_KEYS, where="")
+    document = canonical_keys(core_attributes(decode_object(body, what="User")), _USER_KEYS, where="")
     for key, names, prefix in (("name", _NAME_KEYS, "name."), ("emails", _EMAIL_KEYS, "emails.")):
         value = document.get(key)
         if value == "":
@@ -301,10 +333,15 @@ def parse_create(body: bytes) -> UserAttributes:
     ``userName`` is required and must be an email address; the primary email must equal it ignoring case, and
     is the userName itself when ``emails`` is absent. Both are kept exactly as sent. ``active`` defaults to true.
 
+    An attribute may be named by its fully qualified URN (``urn:ietf:params:scim:schemas:core:2.0:User:displayName``)
+    or sit in an object under the core User URN, as path-less PATCH allows (RFC 7644 §3.10). A body that names one
+    attribute twice (plainly and by its URN, or in two cases) is ``invalidValue`` whatever the two values are:
+    neither can be chosen without guessing.
+
     Raises:
         InvalidSyntaxError: the body is not a JSON object, or ``schemas`` is not an array of strings.
         InvalidValueError: ``userName`` is missing or not an email address, the primary email differs from it,
-            or a stored attribute has the wrong type.
+            a stored attribute has the wrong type or is named more than once.
     """
     document = _document(body)
 
@@ -333,11 +370,13 @@ def parse_replace(body: bytes, current: UserAttributes) -> UserAttributes:
     exception: omitted (or null), it keeps its current value, so a PUT never deactivates or reactivates by
     omission. ``userName`` is required; it and the primary email are immutable here: the current value in any case
     keeps the stored spelling, any other value is ``mutability``. readOnly attributes (``id``, ``meta``) are
-    ignored.
+    ignored. Attribute names are read as ``parse_create`` reads them: URN-qualified names count, and one attribute
+    named twice is ``invalidValue``.
 
     Raises:
         InvalidSyntaxError: the body is not a JSON object, or ``schemas`` is not an array of strings.
-        InvalidValueError: ``userName`` is missing, or a stored attribute has the wrong type.
+        InvalidValueError: ``userName`` is missing, or a stored attribute has the wrong type or is named more than
+            once.
         MutabilityError: ``userName`` or the primary email differs from the current one other than by case.
     """
     document = _document(body)

@@ -391,6 +391,13 @@ def test_apply_patch_refuses_malformed_requests(raw: bytes, fragment: str) -> No
         ),
         pytest.param(
             stored(),
+            request({"op": "replace", "value": {USER_SCHEMA_URN: "", "displayName": "Al S"}}),
+            stored(display_name="Al S"),
+            ("displayName",),
+            id="empty-core-urn-object-is-absent",
+        ),
+        pytest.param(
+            stored(),
             request({"op": "replace", "value": {"name": {"givenName": "Al"}, "DisplayName": "Al S"}}),
             stored(given_name="Al", display_name="Al S"),
             ("name.givenName", "displayName"),
@@ -615,6 +622,7 @@ def test_apply_patch_keeps_the_stored_spelling() -> None:
         pytest.param({"op": "replace", "path": "displayName"}, "invalidValue", id="replace-without-value"),
         pytest.param({"op": "add", "value": ["displayName"]}, "invalidValue", id="pathless-value-not-object"),
         pytest.param({"op": "replace", "value": None}, "invalidValue", id="pathless-null"),
+        pytest.param({"op": "replace", "value": {USER_SCHEMA_URN: "x"}}, "invalidValue", id="core-urn-not-an-object"),
         pytest.param({"op": "replace", "path": 5, "value": "x"}, "invalidPath", id="path-not-a-string"),
         pytest.param({"op": "replace", "path": "no such path", "value": "x"}, "invalidPath", id="unparsable-path"),
         pytest.param({"op": "replace", "path": "active.value", "value": True}, "invalidPath", id="sub-of-simple"),

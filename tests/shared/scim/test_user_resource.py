@@ -210,6 +210,33 @@ def stored(**changes: Any) -> UserAttributes:
             stored(given_name="A", family_name=None, formatted_name="A S"),
             id="read-only-attributes-ignored",
         ),
+        pytest.param(
+            {"userName": "urn1@example.com", f"{USER_SCHEMA_URN}:displayName": "Via URN"},
+            UserAttributes(user_name="urn1@example.com", email="urn1@example.com", display_name="Via URN"),
+            id="urn-qualified-display-name",
+        ),
+        pytest.param(
+            {
+                f"{USER_SCHEMA_URN.upper()}:USERNAME": EMAIL,
+                f"{USER_SCHEMA_URN}:name": {"givenName": "Alice", "familyName": "Smith"},
+                f"{USER_SCHEMA_URN}:emails": [{"value": EMAIL, "type": "work", "primary": True}],
+                f"{USER_SCHEMA_URN}:externalId": "asmith",
+                f"{USER_SCHEMA_URN}:active": "false",
+            },
+            stored(external_id="asmith", active=False),
+            id="urn-qualified-keys-in-any-case",
+        ),
+        pytest.param(
+            {"schemas": [USER_SCHEMA_URN], USER_SCHEMA_URN: {"userName": EMAIL, "displayName": "Nested"}},
+            UserAttributes(user_name=EMAIL, email=EMAIL, display_name="Nested"),
+            id="core-urn-object-of-attributes",
+        ),
+        pytest.param(user(**{USER_SCHEMA_URN: None}), stored(), id="null-core-urn-object"),
+        pytest.param(
+            user(**{f"{ENTERPRISE_USER_URN}:employeeNumber": "1001", "urn:example:custom:displayName": "Other"}),
+            stored(),
+            id="other-schema-urn-keys-ignored",
+        ),
     ],
 )
 def test_parse_create_reads_the_stored_attributes(document: dict[str, Any], expected: UserAttributes) -> None:
@@ -278,6 +305,36 @@ def test_parse_create_reads_the_stored_attributes(document: dict[str, Any], expe
         pytest.param(body(user(displayName="A\x00B")), "invalidValue", "NUL", id="nul-in-display-name"),
         pytest.param(
             body({"userName": EMAIL, "username": EMAIL}), "invalidValue", "more than once", id="username-twice"
+        ),
+        pytest.param(
+            body(user(displayName="Plain", **{f"{USER_SCHEMA_URN}:displayName": "Via URN"})),
+            "invalidValue",
+            "The attribute displayName is given more than once.",
+            id="plain-and-urn-key",
+        ),
+        pytest.param(
+            body(user(displayName="Same", **{f"{USER_SCHEMA_URN}:DisplayName": "Same"})),
+            "invalidValue",
+            "The attribute displayName is given more than once.",
+            id="plain-and-urn-key-with-equal-values",
+        ),
+        pytest.param(
+            body(user(**{USER_SCHEMA_URN: {"userName": EMAIL}})),
+            "invalidValue",
+            "The attribute userName is given more than once.",
+            id="plain-and-in-core-urn-object",
+        ),
+        pytest.param(
+            body(user(**{USER_SCHEMA_URN: "Alice"})),
+            "invalidValue",
+            f"{USER_SCHEMA_URN} must hold an object of attributes.",
+            id="core-urn-not-an-object",
+        ),
+        pytest.param(
+            body(user(**{f"{USER_SCHEMA_URN}:displayName": 5})),
+            "invalidValue",
+            "$.displayName",
+            id="urn-key-of-the-wrong-type",
         ),
     ],
 )
@@ -405,6 +462,17 @@ def test_is_email_address_refuses_non_addresses(text: str) -> None:
             stored(given_name=None, family_name=None, display_name="Jayden Cloudy"),
             id="with-id-and-without-emails",
         ),
+        pytest.param(
+            {
+                f"{USER_SCHEMA_URN}:userName": EMAIL.upper(),
+                f"{USER_SCHEMA_URN}:name": {"givenName": "Alicia"},
+                f"{USER_SCHEMA_URN}:displayName": "Via URN",
+                USER_SCHEMA_URN: {"externalId": "asmith"},
+            },
+            stored(active=False),
+            stored(family_name=None, display_name="Via URN", external_id="asmith", active=False, given_name="Alicia"),
+            id="urn-qualified-keys",
+        ),
     ],
 )
 def test_parse_replace_replaces_mutable_attributes(
@@ -427,6 +495,15 @@ def test_parse_replace_replaces_mutable_attributes(
         pytest.param({"name": {"givenName": "A"}}, "invalidValue", "userName is required", id="no-username"),
         pytest.param(user(active="maybe"), "invalidValue", "active", id="active-not-boolean"),
         pytest.param(user(name=["Alice"]), "invalidValue", "$.name", id="name-as-array"),
+        pytest.param(
+            user(**{f"{USER_SCHEMA_URN}:userName": EMAIL2}), "invalidValue", "more than once", id="username-and-urn-key"
+        ),
+        pytest.param(
+            {f"{USER_SCHEMA_URN}:userName": EMAIL2},
+            "mutability",
+            "userName cannot be changed",
+            id="urn-username-change",
+        ),
     ],
 )
 def test_parse_replace_refuses(document: dict[str, Any], scim_type: str, fragment: str) -> None:
