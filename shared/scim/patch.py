@@ -19,10 +19,14 @@ Decisions beyond the RFC text, each forced by a real client or by the product:
   the absence of a value.
 - ``userName`` and the one email are immutable (product decision, advertised in ``/Schemas``): the current value
   again, in any case, is a no-op that keeps the stored spelling; any other value, or removing them, is
-  ``mutability``. Only the address is checked: ``type``, ``primary``, ``display`` and other sub-attributes of
-  ``emails`` are fixed by the service (one work address, primary) and writes to them are ignored.
+  ``mutability``. The email's ``type`` (always ``work``, in any case) and ``primary`` (always true) are immutable
+  the same way, whether a path names them (``emails[type eq "work"].primary``) or an ``emails`` value for the
+  stored address carries them; a value that leaves them out changes nothing. ``display`` and other sub-attributes
+  that are not stored are ignored.
 - A value filter that matches no email is ``noTarget`` for ``replace`` and ``remove`` (RFC 7644 §3.5.2.3 and
-  Table 9). For ``add`` it means adding a new address, which is ``mutability`` unless it is the current one.
+  Table 9). For ``add`` it means adding a new address, which is ``mutability`` unless it is the current one (with
+  the stored ``type`` and ``primary``, when the value gives them): ``add emails[type eq "home"].value`` with the
+  current address is a no-op.
 - Attributes this service does not store (``userType``, ``title``, ``nickName``, ``phoneNumbers``, ``addresses``,
   ``password``, ``groups``, ``roles``, unknown sub-attributes such as ``name.middleName``, the enterprise extension
   and any other schema URN) are accepted and ignored, with or without value filters; so are the readOnly ``id``
@@ -46,6 +50,9 @@ from shared.scim.user_resource import (
     EMAIL_TYPE,
     InboundModel,
     canonical_keys,
+    check_email_parts,
+    check_email_primary,
+    check_email_type,
     core_attributes,
     decode_object,
     email_values,
@@ -251,37 +258,52 @@ class _Patch:
         if value_filter is not None:
             _check_email_filter(value_filter)
         email = {"value": self.current.email, "type": EMAIL_TYPE, "primary": True}
-        sub_name = sub.lower() if sub is not None else None
-        if sub_name not in (None, "value"):
+        known = None if sub is None else find_sub_attribute(_EMAILS, sub)
+        if sub is not None and known is None:
             return
+        part = None if known is None else known.name
 
         if value_filter is not None and not evaluate(value_filter, email, within="emails"):
             if op != "add":
                 raise NoTargetError("No email matches the value filter of the path.")
-            self.added_emails(value, single=sub_name == "value")
+            self.added_emails(value, part)
             return
-        if op == "remove":
+        if op == "remove" and part is None:
             raise MutabilityError("The email cannot be removed.")
 
-        if sub_name == "value":
-            self.same_address(_address(value))
+        if part is not None:
+            self.email_part(part, None if op == "remove" else value)
         elif op == "add" or value_filter is not None:
-            self.added_emails(value, single=False)
+            self.added_emails(value, None)
         else:
             listed = [] if value is None or value == "" else email_values(value)
             self.same_address(primary_email(listed, self.current.user_name))
+            check_email_parts(listed, self.current.email)
 
-    def added_emails(self, value: object, *, single: bool) -> None:
-        """Accept addresses that are all the current one; adding a second address is not supported."""
-        if single:
+    def email_part(self, part: str, value: object) -> None:
+        """Refuse ``value`` for the sub-attribute ``part`` of the email unless it is the stored one."""
+        if part == "value":
             self.same_address(_address(value))
+        elif value is None or value == "":
+            raise MutabilityError(f"emails.{part} cannot be removed.")
+        elif part == "type":
+            check_email_type(value)
+        else:
+            check_email_primary(value)
+
+    def added_emails(self, value: object, part: str | None) -> None:
+        """Accept values that are all the current email as stored; adding a second address is not supported."""
+        if part is not None:
+            self.email_part(part, value)
             return
 
         if value is None or value == "":
             return
-        for email in email_values(value):
+        listed = email_values(value)
+        for email in listed:
             if email.value:
                 self.same_address(email.value)
+        check_email_parts(listed, self.current.email)
 
 
 _EMAILS = next(attribute for attribute in USER_ATTRIBUTES if attribute.name == "emails")
@@ -311,7 +333,8 @@ def apply_patch(current: UserAttributes, body: bytes) -> PatchOutcome:
         InvalidSyntaxError: the body is not a JSON object of the PatchOp shape, or an ``op`` is unknown.
         InvalidPathError: a path is malformed, or has a sub-attribute or value filter its attribute cannot take.
         InvalidValueError: a value is missing or has the wrong type for its attribute, or ``active`` is removed.
-        MutabilityError: the request would change or remove ``userName`` or the email.
+        MutabilityError: the request would change or remove ``userName``, the email, or the email's ``type`` or
+            ``primary``.
         NoTargetError: ``remove`` without a path, or a value filter that matches no email on replace or remove.
     """
     request = _request(body)

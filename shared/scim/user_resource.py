@@ -35,6 +35,9 @@ __all__ = [
     "InboundModel",
     "NameIn",
     "canonical_keys",
+    "check_email_parts",
+    "check_email_primary",
+    "check_email_type",
     "core_attributes",
     "decode_object",
     "email_values",
@@ -263,6 +266,52 @@ def primary_email(emails: Sequence[EmailIn], user_name: str | None) -> str | Non
     return chosen[0].value if chosen else None
 
 
+def check_email_type(value: object) -> None:
+    """Refuse a ``type`` for the stored email other than ``work`` (any case): it is immutable (RFC 7643 §7).
+
+    Raises:
+        InvalidValueError: ``value`` is not a string.
+        MutabilityError: ``value`` is another type.
+    """
+    if not isinstance(value, str):
+        raise InvalidValueError("emails.type must be a string.")
+    if value.lower() != EMAIL_TYPE:
+        raise MutabilityError(f"The email's type is always {EMAIL_TYPE}; it cannot be changed.")
+
+
+def check_email_primary(value: object) -> None:
+    """Refuse ``primary`` false for the stored email, the only one and so always primary (RFC 7643 §2.4, §7).
+
+    Raises:
+        InvalidValueError: ``value`` is not a boolean (or the string true / false).
+        MutabilityError: ``value`` is false.
+    """
+    if not parse_bool(value, "emails.primary"):
+        raise MutabilityError("The email is always the primary one; primary cannot be false.")
+
+
+def check_email_parts(emails: Sequence[EmailIn], address: str) -> None:
+    """Refuse values of ``emails`` that give the stored email ``address`` another ``type`` or ``primary`` false.
+
+    Only values whose address equals ``address`` (ignoring case) are looked at; leaving ``type`` or ``primary`` out
+    is no change. The stored email is a primary work address, and ``/Schemas`` declares both immutable, so repeating
+    them is a no-op and anything else is ``mutability`` (RFC 7644 §3.5.1, §3.5.2).
+
+    Raises:
+        InvalidValueError: ``primary`` is not a boolean.
+        MutabilityError: a value for ``address`` has another type or ``primary`` false.
+    """
+    lowered = address.lower()
+    for email in emails:
+        if not email.value or unicodedata.normalize("NFC", email.value).lower() != lowered:
+            continue
+
+        if email.type:
+            check_email_type(email.type)
+        if email.primary not in (None, ""):
+            check_email_primary(email.primary)
+
+
 def email_values(value: object) -> list[EmailIn]:
     """The values of ``emails`` from a PATCH value: an array of objects, or one object (as OneLogin sends).
 
@@ -300,13 +349,15 @@ def _document(body: bytes) -> _UserDocument:
         raise InvalidValueError(f"An attribute of the User has a value of the wrong type: {exc}.") from exc
 
 
-def _email_of(document: _UserDocument, user_name: str) -> str:
+def _emails(document: _UserDocument) -> list[EmailIn]:
     emails = document.emails
     if emails is None:
-        return user_name
+        return []
+    return [emails] if isinstance(emails, EmailIn) else emails
 
-    listed = [emails] if isinstance(emails, EmailIn) else emails
-    email = stored_string(primary_email(listed, user_name), "emails.value")
+
+def _email_of(document: _UserDocument, user_name: str) -> str:
+    email = stored_string(primary_email(_emails(document), user_name), "emails.value")
     return user_name if email is None else email
 
 
@@ -369,7 +420,8 @@ def parse_replace(body: bytes, current: UserAttributes) -> UserAttributes:
     ``name``, ``displayName`` and ``externalId`` are replaced, so an omitted one is cleared. ``active`` is the
     exception: omitted (or null), it keeps its current value, so a PUT never deactivates or reactivates by
     omission. ``userName`` is required; it and the primary email are immutable here: the current value in any case
-    keeps the stored spelling, any other value is ``mutability``. readOnly attributes (``id``, ``meta``) are
+    keeps the stored spelling, any other value is ``mutability``, and so is another ``type`` than ``work`` or
+    ``primary`` false on the stored address (``check_email_parts``). readOnly attributes (``id``, ``meta``) are
     ignored. Attribute names are read as ``parse_create`` reads them: URN-qualified names count, and one attribute
     named twice is ``invalidValue``.
 
@@ -377,7 +429,8 @@ def parse_replace(body: bytes, current: UserAttributes) -> UserAttributes:
         InvalidSyntaxError: the body is not a JSON object, or ``schemas`` is not an array of strings.
         InvalidValueError: ``userName`` is missing, or a stored attribute has the wrong type or is named more than
             once.
-        MutabilityError: ``userName`` or the primary email differs from the current one other than by case.
+        MutabilityError: ``userName`` or the primary email differs from the current one other than by case, or the
+            stored email is given another type or ``primary`` false.
     """
     document = _document(body)
 
@@ -390,6 +443,7 @@ def parse_replace(body: bytes, current: UserAttributes) -> UserAttributes:
     email = _email_of(document, user_name)
     if email.lower() != current.email.lower():
         raise MutabilityError("The primary email cannot be changed.")
+    check_email_parts(_emails(document), current.email)
 
     return UserAttributes(
         user_name=current.user_name,

@@ -490,9 +490,31 @@ def test_apply_patch_follows_rfc_7644(
             id="filtered-element",
         ),
         pytest.param(
-            {"op": "replace", "path": 'emails[type eq "work"].primary', "value": False},
+            {"op": "replace", "path": 'emails[type eq "work"].type', "value": "work"},
             stored(),
-            id="primary-is-fixed",
+            id="same-type",
+        ),
+        pytest.param({"op": "replace", "path": "emails.type", "value": "WORK"}, stored(), id="same-type-other-case"),
+        pytest.param(
+            {"op": "replace", "path": 'emails[type eq "work"].primary', "value": True},
+            stored(),
+            id="same-primary",
+        ),
+        pytest.param({"op": "add", "path": "emails.primary", "value": "True"}, stored(), id="same-primary-as-string"),
+        pytest.param(
+            {"op": "replace", "value": {"emails.type": "work", "emails.primary": True}},
+            stored(),
+            id="pathless-same-type-and-primary",
+        ),
+        pytest.param(
+            {"op": "replace", "path": "emails", "value": [{"value": EMAIL, "type": "Work", "primary": "true"}]},
+            stored(),
+            id="whole-emails-with-same-type-and-primary",
+        ),
+        pytest.param(
+            {"op": "remove", "path": 'emails[type eq "work"].display'},
+            stored(),
+            id="unstored-sub-attribute-ignored",
         ),
         pytest.param(
             {"op": "add", "path": 'emails[type eq "home"].value', "value": EMAIL.upper()},
@@ -643,6 +665,130 @@ def test_apply_patch_refuses(operation: dict[str, Any], scim_type: str) -> None:
 
     assert (caught.value.status, caught.value.scim_type) == (400, scim_type)
     assert caught.value.detail
+
+
+_FIXED_TYPE = "The email's type is always work; it cannot be changed."
+_FIXED_PRIMARY = "The email is always the primary one; primary cannot be false."
+
+
+@pytest.mark.parametrize(
+    ("operation", "scim_type", "detail"),
+    [
+        pytest.param(
+            {"op": "replace", "path": 'emails[type eq "work"].type', "value": "home"},
+            "mutability",
+            _FIXED_TYPE,
+            id="type-by-value-path",
+        ),
+        pytest.param(
+            {"op": "replace", "path": 'emails[type eq "work"].primary', "value": False},
+            "mutability",
+            _FIXED_PRIMARY,
+            id="primary-by-value-path",
+        ),
+        pytest.param(
+            {"op": "Replace", "path": 'emails[type eq "work"].primary', "value": "False"},
+            "mutability",
+            _FIXED_PRIMARY,
+            id="primary-as-string",
+        ),
+        pytest.param({"op": "replace", "path": "emails.type", "value": "home"}, "mutability", _FIXED_TYPE, id="type"),
+        pytest.param(
+            {"op": "add", "path": f"{USER_SCHEMA_URN}:emails.primary", "value": False},
+            "mutability",
+            _FIXED_PRIMARY,
+            id="add-primary-with-core-urn",
+        ),
+        pytest.param(
+            {"op": "replace", "value": {"emails.primary": False}}, "mutability", _FIXED_PRIMARY, id="pathless-primary"
+        ),
+        pytest.param(
+            {"op": "replace", "path": "emails", "value": [{"value": EMAIL, "type": "home"}]},
+            "mutability",
+            _FIXED_TYPE,
+            id="whole-emails-with-another-type",
+        ),
+        pytest.param(
+            {"op": "replace", "path": "emails", "value": {"value": EMAIL.upper(), "primary": False}},
+            "mutability",
+            _FIXED_PRIMARY,
+            id="whole-email-object-not-primary",
+        ),
+        pytest.param(
+            {"op": "add", "path": "emails", "value": [{"value": EMAIL, "type": "home", "primary": True}]},
+            "mutability",
+            _FIXED_TYPE,
+            id="add-same-address-with-another-type",
+        ),
+        pytest.param(
+            {"op": "replace", "path": 'emails[type eq "work"]', "value": {"value": EMAIL, "primary": False}},
+            "mutability",
+            _FIXED_PRIMARY,
+            id="filtered-element-not-primary",
+        ),
+        pytest.param(
+            {"op": "add", "path": 'emails[type eq "home"]', "value": {"value": EMAIL, "type": "home"}},
+            "mutability",
+            _FIXED_TYPE,
+            id="add-under-unmatched-filter-with-another-type",
+        ),
+        pytest.param(
+            {"op": "add", "path": 'emails[type eq "home"].type', "value": "home"},
+            "mutability",
+            _FIXED_TYPE,
+            id="add-type-under-unmatched-filter",
+        ),
+        pytest.param(
+            {"op": "remove", "path": 'emails[type eq "work"].type'},
+            "mutability",
+            "emails.type cannot be removed.",
+            id="remove-type",
+        ),
+        pytest.param(
+            {"op": "remove", "path": "emails.primary"},
+            "mutability",
+            "emails.primary cannot be removed.",
+            id="remove-primary",
+        ),
+        pytest.param(
+            {"op": "replace", "path": 'emails[type eq "work"].type', "value": None},
+            "mutability",
+            "emails.type cannot be removed.",
+            id="null-type",
+        ),
+        pytest.param(
+            {"op": "replace", "path": "emails.primary", "value": ""},
+            "mutability",
+            "emails.primary cannot be removed.",
+            id="empty-primary",
+        ),
+        pytest.param(
+            {"op": "replace", "path": "emails.type", "value": 5},
+            "invalidValue",
+            "emails.type must be a string.",
+            id="type-not-a-string",
+        ),
+        pytest.param(
+            {"op": "replace", "path": "emails.primary", "value": "no"},
+            "invalidValue",
+            "emails.primary must be true or false.",
+            id="primary-not-a-boolean",
+        ),
+        pytest.param(
+            {"op": "replace", "path": 'emails[type eq "home"].type', "value": "home"},
+            "noTarget",
+            "No email matches the value filter of the path.",
+            id="replace-type-under-unmatched-filter",
+        ),
+    ],
+)
+def test_apply_patch_refuses_changes_to_the_email_type_and_primary(
+    operation: dict[str, Any], scim_type: str, detail: str
+) -> None:
+    with pytest.raises(ScimError) as caught:
+        apply_patch(stored(), request(operation))
+
+    assert (caught.value.status, caught.value.scim_type, caught.value.detail) == (400, scim_type, detail)
 
 
 # --- properties ---------------------------------------------------------------------------------------------------

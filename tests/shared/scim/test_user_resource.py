@@ -473,6 +473,18 @@ def test_is_email_address_refuses_non_addresses(text: str) -> None:
             stored(family_name=None, display_name="Via URN", external_id="asmith", active=False, given_name="Alicia"),
             id="urn-qualified-keys",
         ),
+        pytest.param(
+            user(emails=[{"value": EMAIL.upper(), "type": "WORK", "primary": "true"}]),
+            stored(),
+            stored(),
+            id="same-email-type-and-primary-in-any-case",
+        ),
+        pytest.param(
+            user(emails=[{"value": EMAIL, "primary": True}, {"value": EMAIL2, "type": "home", "primary": False}]),
+            stored(),
+            stored(),
+            id="another-address-is-not-the-stored-email",
+        ),
     ],
 )
 def test_parse_replace_replaces_mutable_attributes(
@@ -503,6 +515,18 @@ def test_parse_replace_replaces_mutable_attributes(
             "mutability",
             "userName cannot be changed",
             id="urn-username-change",
+        ),
+        pytest.param(
+            user(emails=[{"value": EMAIL, "type": "home", "primary": True}]),
+            "mutability",
+            "The email's type is always work; it cannot be changed.",
+            id="another-email-type",
+        ),
+        pytest.param(
+            user(emails={"value": EMAIL.upper(), "type": "work", "primary": False}),
+            "mutability",
+            "The email is always the primary one; primary cannot be false.",
+            id="email-not-primary",
         ),
     ],
 )
