@@ -420,8 +420,10 @@ def parse_replace(body: bytes, current: UserAttributes) -> UserAttributes:
     ``name``, ``displayName`` and ``externalId`` are replaced, so an omitted one is cleared. ``active`` is the
     exception: omitted (or null), it keeps its current value, so a PUT never deactivates or reactivates by
     omission. ``userName`` is required; it and the primary email are immutable here: the current value in any case
-    keeps the stored spelling, any other value is ``mutability``, and so is another ``type`` than ``work`` or
-    ``primary`` false on the stored address (``check_email_parts``). readOnly attributes (``id``, ``meta``) are
+    keeps the stored spelling, any other value is ``mutability``. The stored email's ``type`` and ``primary`` are
+    not checked here: identity providers send back on every PUT the representation they created the user with, and
+    create accepts any type (the address is stored as the primary work email), so the same body must keep working;
+    PATCH, which names the part it changes, refuses such a change. readOnly attributes (``id``, ``meta``) are
     ignored. Attribute names are read as ``parse_create`` reads them: URN-qualified names count, and one attribute
     named twice is ``invalidValue``.
 
@@ -429,8 +431,7 @@ def parse_replace(body: bytes, current: UserAttributes) -> UserAttributes:
         InvalidSyntaxError: the body is not a JSON object, or ``schemas`` is not an array of strings.
         InvalidValueError: ``userName`` is missing, or a stored attribute has the wrong type or is named more than
             once.
-        MutabilityError: ``userName`` or the primary email differs from the current one other than by case, or the
-            stored email is given another type or ``primary`` false.
+        MutabilityError: ``userName`` or the primary email differs from the current one other than by case.
     """
     document = _document(body)
 
@@ -443,7 +444,6 @@ def parse_replace(body: bytes, current: UserAttributes) -> UserAttributes:
     email = _email_of(document, user_name)
     if email.lower() != current.email.lower():
         raise MutabilityError("The primary email cannot be changed.")
-    check_email_parts(_emails(document), current.email)
 
     return UserAttributes(
         user_name=current.user_name,
