@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 from uuid import UUID
 
+import asyncpg
 import click
 import msgspec
 
@@ -74,6 +75,13 @@ def _with_tenants(settings: Settings, work: Callable[[TenantService], Awaitable[
         return asyncio.run(run())
     except ScimError as exc:
         raise click.ClickException(exc.detail) from None
+    except asyncpg.UndefinedTableError:
+        raise click.ClickException("the database has no tables yet: run `scimctl migrate` first") from None
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # The URL is not shown: it may hold a password.
+        raise click.ClickException(
+            f"the database did not answer ({type(exc).__name__}): check DATABASE_URL, or start `scimctl dev`"
+        ) from None
 
 
 @click.group()

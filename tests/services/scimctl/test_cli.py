@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from shared.db import create_database, drop_database
 from tests.conftest import LiveStack, TestServices
 
 
@@ -150,3 +153,38 @@ def test_operator_commands_without_any_database_say_what_to_do(tmp_path: Path) -
 
     assert result.returncode != 0
     assert "set DATABASE_URL, or start `scimctl dev`" in result.stderr
+
+
+@pytest.fixture
+def unmigrated_database(test_services: TestServices) -> Iterator[str]:
+    """A database on this run's server that was never migrated."""
+    name = f"scim_bare_{secrets.token_hex(4)}"
+    dsn = create_database(test_services.database_url, name)
+    yield dsn
+    drop_database(test_services.database_url, name)
+
+
+def test_an_unreachable_database_is_a_one_line_error(test_services: TestServices) -> None:
+    result = _org_list_on(test_services, "postgresql://nobody@127.0.0.1:1/none")
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: the database did not answer (ConnectionRefusedError)"), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_database_never_migrated_is_a_one_line_error(test_services: TestServices, unmigrated_database: str) -> None:
+    result = _org_list_on(test_services, unmigrated_database)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: the database has no tables yet: run `scimctl migrate` first"
+
+
+def _org_list_on(test_services: TestServices, database_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.scimctl", "org", "list"],
+        env={**test_services.environment(), "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
