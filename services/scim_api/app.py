@@ -12,7 +12,7 @@ from litestar.openapi import OpenAPIConfig
 
 from services.scim_api.admin import AdminController, SessionController
 from services.scim_api.errors import EXCEPTION_HANDLERS
-from services.scim_api.gateway import AllowedMethods, Gateway
+from services.scim_api.gateway import AllowedMethods, Gateway, reject_invalid_host
 from services.scim_api.health import healthz, metrics_endpoint, readyz
 from services.scim_api.scim_service import DiscoveryController, UnsupportedController
 from services.scim_api.scim_users import UsersController
@@ -83,6 +83,7 @@ def create_app(settings: Settings) -> Gateway:
             metrics_endpoint,
         ],
         lifespan=[lifespan],
+        before_request=reject_invalid_host,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]  # handlers are typed per exception class
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="SCIM provisioning", version="1.0.0", path="/api/openapi"),

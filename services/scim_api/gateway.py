@@ -10,6 +10,8 @@ start, or reading it raises ``RequestTimeoutError``, which the exception handler
 
 HTTP semantics the framework leaves to us: ``HEAD`` is served as ``GET`` without the body (RFC 9110 §9.3.2), and
 every ``405`` and ``OPTIONS`` answer carries an ``Allow`` header listing the methods of the route the path names.
+``reject_invalid_host`` runs before every handler: URLs in answers are built from ``Host``, and a write must not
+commit and then fail to render, so a malformed ``Host`` is a 400 before anything happens (RFC 9110 §7.2).
 """
 
 from __future__ import annotations
@@ -22,17 +24,21 @@ from collections.abc import Iterable
 from typing import cast
 
 import structlog
+from litestar import Request
+from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
 
 from shared import metrics
-from shared.scim.errors import RequestTimeoutError
+from shared.scim.errors import BadRequestError, RequestTimeoutError
 
-__all__ = ["AllowedMethods", "Gateway", "normalize_path"]
+__all__ = ["AllowedMethods", "Gateway", "normalize_path", "reject_invalid_host"]
 
 logger = structlog.get_logger(__name__)
 
 _SLASHES = re.compile(r"/{2,}")
+# RFC 3986 §3.2.2: an IP literal in brackets, or a reg-name / IPv4 address; then an optional port.
+_HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]*)(?::(?P<port>[0-9]{0,5}))?")
 _PARAMETER = re.compile(r"\{[^}:]+(:[^}]+)?\}")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Metric labels take only these methods: anything a client invents is "other", so series stay bounded.
@@ -164,6 +170,17 @@ class Gateway:
             return message
 
         return receive_within_deadline
+
+
+def reject_invalid_host(request: Request[object, object, State]) -> None:
+    """Refuse a request whose ``Host`` header is not ``host[:port]`` (a ``before_request`` hook)."""
+    host = request.headers.get("host")
+    if host is None:
+        return
+    match = _HOST.fullmatch(host)
+    port = match.group("port") if match else None
+    if match is None or (port and int(port) > 65535):
+        raise BadRequestError("the Host header is not a valid host[:port]")
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "BadRequestError",
     "ConflictError",
     "ForbiddenError",
     "InvalidFilterError",
@@ -42,6 +43,10 @@ class ScimError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+class BadRequestError(ScimError):
+    """A request the service cannot serve for a reason outside the SCIM body (a malformed ``Host`` header)."""
 
 
 class InvalidFilterError(ScimError):

@@ -489,3 +489,61 @@ def test_a_compressed_body_is_415_not_misread(live_stack: LiveStack, coding: str
     else:
         _assert_scim_error(response, 415)
         assert coding in response.json()["detail"]
+
+
+_HOST_DETAIL = "the Host header is not a valid host[:port]"
+
+
+@pytest.mark.parametrize(
+    ("host", "detail"),
+    [
+        pytest.param("x:99999", _HOST_DETAIL, id="port-out-of-range"),
+        pytest.param("x:abc", _HOST_DETAIL, id="port-not-a-number"),
+        pytest.param("x:-1", _HOST_DETAIL, id="negative-port"),
+        pytest.param("::::", _HOST_DETAIL, id="colons"),
+        # The framework refuses these itself, before any route.
+        pytest.param("a b", "the request is malformed", id="space"),
+        pytest.param("evil.example/path", "the request is malformed", id="path"),
+    ],
+)
+def test_a_malformed_host_is_400_before_any_write(live_stack: LiveStack, host: str, detail: str) -> None:
+    email = _email()
+    user = _create(live_stack)
+    headers = {**live_stack.scim_headers(), "Host": host}
+
+    created = httpx.post(f"{live_stack.scim_base}/Users", json={"userName": email}, headers=headers)
+    patched = httpx.patch(
+        f"{live_stack.scim_base}/Users/{user['id']}",
+        json={"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "active", "value": False}]},
+        headers=headers,
+    )
+    found = httpx.get(
+        f"{live_stack.scim_base}/Users", params={"filter": f'userName eq "{email}"'}, headers=live_stack.scim_headers()
+    )
+    after = httpx.get(f"{live_stack.scim_base}/Users/{user['id']}", headers=live_stack.scim_headers())
+
+    for response in (created, patched):
+        _assert_scim_error(response, 400)
+        assert response.json()["detail"] == detail
+    assert found.json()["totalResults"] == 0
+    assert after.json()["active"] is True
+    assert after.json()["meta"]["version"] == user["meta"]["version"]
+
+
+@pytest.mark.parametrize(
+    ("host", "location"),
+    [
+        pytest.param("scim.example.com", "http://scim.example.com/scim/v2/Users/", id="name"),
+        pytest.param("scim.example.com:8443", "http://scim.example.com:8443/scim/v2/Users/", id="name-and-port"),
+        pytest.param("[::1]:8000", "http://[::1]:8000/scim/v2/Users/", id="ipv6"),
+    ],
+)
+def test_locations_are_built_from_a_valid_host(live_stack: LiveStack, host: str, location: str) -> None:
+    response = httpx.post(
+        f"{live_stack.scim_base}/Users",
+        json={"userName": _email()},
+        headers={**live_stack.scim_headers(), "Host": host},
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.headers["location"] == location + response.json()["id"]
