@@ -3,12 +3,14 @@
 Starts PostgreSQL and Redis (the configured ones, or embedded ones under ``SCIM_DATA_DIR``), migrates, makes sure
 a demo organization (SSO domain ``example.com``, provisioning on) and a SCIM token exist, runs the API and the
 worker as child processes, and once the API answers prints the SCIM endpoint and tokens and writes them to
-``$SCIM_DATA_DIR/dev.json``. SIGINT or SIGTERM stops everything it started.
+``$SCIM_DATA_DIR/dev.json``. SIGINT, SIGTERM or SIGHUP (the terminal closing) stops everything it started; on
+Linux the API and the worker are also told to stop if this process dies without a chance to stop them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import secrets
 import signal
@@ -119,6 +121,15 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
             child.wait()
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_parent() -> None:
+    """In a child, before exec: on Linux, have the kernel send SIGTERM when the parent dies (even by SIGKILL)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def run_dev(settings: Settings) -> int:
     """Run the development stack until interrupted; return the exit status."""
     data_dir = Path(settings.data_dir).resolve()
@@ -135,8 +146,8 @@ def run_dev(settings: Settings) -> int:
 
     # Installed explicitly: a process started with SIGINT ignored (a background job of a script, some CI runners)
     # would otherwise not turn Ctrl-C into KeyboardInterrupt, and its children would outlive it.
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     try:
         database_url = settings.database_url
         if embedded_pg is not None:
@@ -161,8 +172,10 @@ def run_dev(settings: Settings) -> int:
             "SCIM_LOG_FORMAT": os.environ.get("SCIM_LOG_FORMAT", "console"),
         }
         command = [sys.executable, "-m", "services.scimctl"]
-        children.append(subprocess.Popen([*command, "api"], env=env))  # noqa: S603 - our own entry point
-        children.append(subprocess.Popen([*command, "worker"], env=env))  # noqa: S603 - our own entry point
+        for name in ("api", "worker"):
+            # Our own entry point; the pre-exec hook only sets how the child learns that this process died.
+            child = subprocess.Popen([*command, name], env=env, preexec_fn=_stop_with_parent)  # noqa: S603, PLW1509
+            children.append(child)
 
         if not _wait_for_api(f"{api_base}/healthz", children):
             logger.error("api_did_not_start", url=api_base)

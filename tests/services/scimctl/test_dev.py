@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.scimctl.embedded import EmbeddedPostgres
 from tests.support.stack import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -107,3 +108,73 @@ def test_dev_serves_with_embedded_servers_and_ctrl_c_stops_everything(tmp_path: 
     assert len(started) >= 3  # API, worker and Valkey (PostgreSQL detaches; its pid file tells)
     assert leftover == set()
     assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
+
+
+def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(SCIM_DATA_DIR=str(tmp_path / "data"), PORT=str(free_port()))
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "services.scimctl", "dev"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    info_path = tmp_path / "data" / "dev.json"
+    wait_until(info_path.exists, timeout=120, interval=0.2, what="dev.json")
+    info: dict[str, str] = json.loads(info_path.read_text())
+    return dev, info
+
+
+def _service_pids(pids: set[int]) -> set[int]:
+    """The API and worker processes among ``pids``."""
+    found = set()
+    for pid in pids:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"services.scimctl" in command and (b"api" in command or b"worker" in command):
+            found.add(pid)
+    return found
+
+
+def test_sighup_stops_everything_dev_started(tmp_path: Path) -> None:
+    dev, _ = _start_dev(tmp_path)
+    started = _children(dev.pid)
+    try:
+        dev.send_signal(signal.SIGHUP)
+        dev.wait(timeout=60)
+    finally:
+        time.sleep(0.5)
+        leftover = {pid for pid in started if _alive(pid)}
+        _kill_all(leftover | ({dev.pid} if dev.poll() is None else set()))
+
+    assert dev.returncode == 0
+    assert leftover == set()
+    assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
+
+
+def test_the_api_and_worker_stop_when_dev_is_killed(tmp_path: Path) -> None:
+    dev, info = _start_dev(tmp_path)
+    started = _children(dev.pid)
+    services = _service_pids(started)
+    try:
+        dev.kill()
+        dev.wait(timeout=10)
+        wait_until(
+            lambda: not any(_alive(pid) for pid in services),
+            timeout=30,
+            interval=0.2,
+            what="the API and worker to stop after their parent was killed",
+        )
+    finally:
+        # A killed parent cannot stop the embedded servers: the test does, whatever happened above.
+        _kill_all({pid for pid in started if _alive(pid)})
+        postgres = EmbeddedPostgres(tmp_path / "data" / "postgres")
+        postgres.start()
+        postgres.stop()
+
+    assert len(services) >= 2  # the API (and its server worker processes) and the worker
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(info["api_base_url"].removesuffix("/api/v1") + "/healthz", timeout=2)
