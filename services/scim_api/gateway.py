@@ -172,7 +172,7 @@ class Gateway:
         return receive_within_deadline
 
 
-def reject_invalid_host(request: Request[object, object, State]) -> None:
+async def reject_invalid_host(request: Request[object, object, State]) -> None:
     """Refuse a request whose ``Host`` header is not ``host[:port]`` (a ``before_request`` hook)."""
     host = request.headers.get("host")
     if host is None:
