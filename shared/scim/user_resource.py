@@ -295,7 +295,8 @@ def check_email_parts(emails: Sequence[EmailIn], address: str) -> None:
 
     Only values whose address equals ``address`` (ignoring case) are looked at; leaving ``type`` or ``primary`` out
     is no change. The stored email is a primary work address, and ``/Schemas`` declares both immutable, so repeating
-    them is a no-op and anything else is ``mutability`` (RFC 7644 §3.5.1, §3.5.2).
+    them is a no-op and anything else is ``mutability`` (RFC 7644 §3.5.2). PATCH calls it; PUT does not (see
+    ``parse_replace``).
 
     Raises:
         InvalidValueError: ``primary`` is not a boolean.
