@@ -46,6 +46,30 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _launch_dev(
+    tmp_path: Path, port: int, *, output: int = subprocess.DEVNULL, sigint_ignored: bool = False
+) -> subprocess.Popen[str]:
+    """``scimctl dev`` with embedded servers, its data under ``tmp_path``, its output to ``output``."""
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(SCIM_DATA_DIR=str(tmp_path / "data"), PORT=str(port))
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.scimctl", "dev"],
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_ignore_sigint if sigint_ignored else None,  # noqa: PLW1509 - a signal disposition, no threads
+    )
+
+
+def _dev_info(tmp_path: Path) -> dict[str, str]:
+    """What the dev stack wrote to ``dev.json``, once it has."""
+    info_path = tmp_path / "data" / "dev.json"
+    wait_until(info_path.exists, timeout=120, interval=0.2, what="dev.json")
+    info: dict[str, str] = json.loads(info_path.read_text())
+    return info
+
+
 def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -65,21 +89,10 @@ def _kill_all(pids: set[int]) -> None:
 )
 def test_dev_serves_with_embedded_servers_and_ctrl_c_stops_everything(tmp_path: Path, sigint_ignored: bool) -> None:
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(SCIM_DATA_DIR=str(tmp_path / "data"), PORT=str(port))
-    dev = subprocess.Popen(
-        [sys.executable, "-m", "services.scimctl", "dev"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=_ignore_sigint if sigint_ignored else None,  # noqa: PLW1509 - a signal disposition, no threads
-    )
-    info_path = tmp_path / "data" / "dev.json"
+    dev = _launch_dev(tmp_path, port, output=subprocess.PIPE, sigint_ignored=sigint_ignored)
     started: set[int] = set()
     try:
-        wait_until(info_path.exists, timeout=120, interval=0.2, what="dev.json")
-        info = json.loads(info_path.read_text())
+        info = _dev_info(tmp_path)
         headers = {"Authorization": f"Bearer {info['scim_token']}"}
         created = httpx.post(
             f"{info['scim_base_url']}/Users", json={"userName": "dev.user@example.com"}, headers=headers
@@ -111,19 +124,8 @@ def test_dev_serves_with_embedded_servers_and_ctrl_c_stops_everything(tmp_path: 
 
 
 def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(SCIM_DATA_DIR=str(tmp_path / "data"), PORT=str(free_port()))
-    dev = subprocess.Popen(
-        [sys.executable, "-m", "services.scimctl", "dev"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    info_path = tmp_path / "data" / "dev.json"
-    wait_until(info_path.exists, timeout=120, interval=0.2, what="dev.json")
-    info: dict[str, str] = json.loads(info_path.read_text())
-    return dev, info
+    dev = _launch_dev(tmp_path, free_port())
+    return dev, _dev_info(tmp_path)
 
 
 def _service_pids(pids: set[int]) -> set[int]:
